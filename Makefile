@@ -1,0 +1,107 @@
+# ringvisor: a VMM for IA-32 that uses only rings 0 and 3.
+#
+#   make          build the VMM image and the test guests
+#   make run      install what is missing, build, boot the VMM under QEMU
+#   make test     install what is missing, build, run every test tier
+#   make iso      a bootable GRUB ISO of the VMM (build/ringvisor.iso)
+#
+# Sources are grouped by what they are:
+#   core/       the VMM's architecture-independent logic (plain C, host-testable)
+#   lib/        freestanding C library bits (formatted output, strings)
+#   loader/     Multiboot and ELF parsing (plain C, host-testable)
+#   dev/        the VMM's own device drivers (its serial console)
+#   arch/ia32/  everything that touches the IA-32 CPU: boot, GDT/IDT/TSS,
+#               paging, traps, the panic report
+#   include/    the ABI shared with guests (exit protocol, later hypercalls)
+#   guests/     guest kernels built here (test guests)
+#   tests/      host unit tests (cmocka) and end-to-end tests in QEMU
+#   tools/      dependency installer, ISO builder
+
+B := build
+
+# ---- the VMM image: freestanding, 32-bit, ring 0 ----
+CC := gcc
+VMM_CFLAGS := -std=gnu11 -m32 -march=i686 -ffreestanding -fno-pic -fno-pie \
+	-fno-stack-protector -fno-omit-frame-pointer -mgeneral-regs-only \
+	-fno-builtin -O2 -g -Wall -Wextra -Werror -I. -Iinclude -MMD -MP
+VMM_ASFLAGS := -m32 -g -I. -Iinclude -MMD -MP -Wa,--fatal-warnings
+VMM_LDFLAGS := -m32 -nostdlib -static -no-pie -Wl,--build-id=none \
+	-Wl,-z,noexecstack -Wl,--no-warn-rwx-segments -Wl,-T,arch/ia32/link.ld
+
+# The pure-C sources also compile for the host, where the unit tests run.
+PURE_SRCS := lib/format.c core/palloc.c core/options.c \
+	loader/multiboot.c loader/elf.c
+VMM_SRCS := $(PURE_SRCS) lib/string.c core/main.c core/console.c \
+	dev/uart16550.c \
+	arch/ia32/boot.S arch/ia32/vectors.S arch/ia32/cpu.c arch/ia32/paging.c \
+	arch/ia32/trap.c arch/ia32/panic.c arch/ia32/arch.c
+VMM_OBJS := $(patsubst %,$(B)/vmm/%.o,$(VMM_SRCS))
+
+all: $(B)/ringvisor.elf guests
+
+$(B)/vmm/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(VMM_CFLAGS) -c $< -o $@
+
+$(B)/vmm/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(VMM_ASFLAGS) -c $< -o $@
+
+$(B)/ringvisor.elf: $(VMM_OBJS) arch/ia32/link.ld
+	$(CC) $(VMM_LDFLAGS) -o $@ $(VMM_OBJS) -lgcc
+
+# ---- test guests: Multiboot ELF kernels that also boot on bare QEMU ----
+GUEST_CFLAGS := -std=gnu11 -m32 -march=i686 -ffreestanding -fno-pic -fno-pie \
+	-fno-stack-protector -mgeneral-regs-only -fno-builtin -O2 -g \
+	-Wall -Wextra -Werror -I. -Iinclude -MMD -MP
+GUEST_LDFLAGS := -m32 -nostdlib -static -no-pie -Wl,--build-id=none \
+	-Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
+GUESTS := hello
+
+guests: $(patsubst %,$(B)/guests/%.elf,$(GUESTS))
+
+$(B)/guests/obj/%.o: guests/%
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -c $< -o $@
+
+$(B)/guests/hello.elf: $(B)/guests/obj/hello/hello.c.o $(B)/guests/obj/hello/start.S.o guests/hello/link.ld
+	$(CC) $(GUEST_LDFLAGS) -Wl,-T,guests/hello/link.ld -o $@ $(filter %.o,$^)
+
+# ---- host unit tests (cmocka, with AddressSanitizer and UBSan) ----
+HOST_CC := gcc
+HOST_CFLAGS := -std=gnu11 -O1 -g -Wall -Wextra -Werror -I. -Iinclude \
+	-fsanitize=address,undefined -fno-sanitize-recover=all -MMD -MP
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/unit/%,$(UNIT_SRCS))
+HOST_PURE_OBJS := $(patsubst %,$(B)/host/%.o,$(PURE_SRCS))
+
+$(B)/host/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(HOST_CFLAGS) -c $< -o $@
+
+$(B)/unit/%: tests/unit/%.c $(HOST_PURE_OBJS)
+	@mkdir -p $(dir $@)
+	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< $(HOST_PURE_OBJS) -lcmocka
+
+unit-bins: $(UNIT_BINS)
+
+# ---- the GRUB ISO ----
+iso: $(B)/ringvisor.iso
+$(B)/ringvisor.iso: $(B)/ringvisor.elf $(B)/guests/hello.elf tools/mkiso.sh
+	tools/mkiso.sh $@ "" $(B)/guests/hello.elf
+
+# ---- what a user runs ----
+deps:
+	@tools/deps.sh
+
+run: deps all
+	./ringvisor run
+
+test: deps all unit-bins
+	python3 tests/run.py
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all guests unit-bins iso deps run test clean
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

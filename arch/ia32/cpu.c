@@ -1,0 +1,108 @@
+/*
+ * Setting up the VMM's GDT, TSS and IDT (paper §4.2, §4.4).
+ *
+ * The VMM runs in ring 0 with flat 4 GiB segments of its own.  Every vector of
+ * the IDT is an interrupt gate into the VMM, so the VMM sees every exception
+ * and interrupt first.  The TSS tells the CPU which stack to use when a trap
+ * arrives from ring 3, where the guest will run.
+ */
+#include "arch/ia32/cpu.h"
+
+#include "arch/ia32/memlayout.h"
+#include "arch/ia32/trap.h"
+#include "arch/ia32/x86.h"
+#include "core/palloc.h"
+
+static struct seg_desc gdt[GDT_ENTRIES] __attribute__((aligned(8)));
+static struct gate_desc idt[256] __attribute__((aligned(8)));
+static struct tss32 tss __attribute__((aligned(128)));
+static struct tss32 double_fault_tss __attribute__((aligned(128)));
+
+/* The double-fault task's stack, with a guard page below it like the main
+ * one (paging_init() unmaps it). */
+char double_fault_stack_guard[3 * PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+#define DOUBLE_FAULT_STACK_TOP (double_fault_stack_guard + sizeof(double_fault_stack_guard))
+
+void double_fault_entry(void);
+
+static void setup_gdt(void)
+{
+	/* Entries 0-31 stay zero (not present) until a guest's are mirrored. */
+	gdt[GDT_VMM_CS] = seg_desc(0, 0xfffff, DESC_P | DESC_DPL(0) | DESC_S |
+				   DESC_CODE_RX, DESC_G | DESC_DB);
+	gdt[GDT_VMM_DS] = seg_desc(0, 0xfffff, DESC_P | DESC_DPL(0) | DESC_S |
+				   DESC_DATA_RW, DESC_G | DESC_DB);
+	gdt[GDT_TSS] = seg_desc((uint32_t)&tss, sizeof(tss) - 1,
+				DESC_P | DESC_TSS32, 0);
+	gdt[GDT_DF_TSS] = seg_desc((uint32_t)&double_fault_tss,
+				   sizeof(double_fault_tss) - 1,
+				   DESC_P | DESC_TSS32, 0);
+
+	struct desc_ptr ptr = { sizeof(gdt) - 1, (uint32_t)gdt };
+	__asm__ volatile(
+		"lgdt %0\n\t"
+		/* A far jump is the only way to reload CS. */
+		"ljmp %1, $1f\n"
+		"1:\n\t"
+		"movw %w2, %%ax\n\t"
+		"movw %%ax, %%ds\n\t"
+		"movw %%ax, %%es\n\t"
+		"movw %%ax, %%fs\n\t"
+		"movw %%ax, %%gs\n\t"
+		"movw %%ax, %%ss\n\t"
+		: : "m"(ptr), "i"(SEL_VMM_CS), "r"((uint32_t)SEL_VMM_DS)
+		: "eax", "memory");
+}
+
+static void setup_tss(void)
+{
+	/* A trap from ring 3 switches to this stack (SDM Vol. 3A §6.12.1). */
+	tss.ss0 = SEL_VMM_DS;
+	tss.esp0 = (uint32_t)boot_stack_top;
+	/* No I/O permission bitmap yet: a base beyond the limit means none,
+	 * so every port access from ring 3 faults (SDM Vol. 1 §18.5.2). */
+	tss.iomap_base = sizeof(tss);
+	__asm__ volatile("ltr %w0" : : "r"((uint16_t)SEL_TSS));
+
+	/* The double-fault task: a fresh stack, the VMM's segments, and
+	 * interrupts off.  CR3 is filled in by cpu_set_double_fault_cr3(). */
+	double_fault_tss = (struct tss32){
+		.eip = (uint32_t)double_fault_entry,
+		.esp = (uint32_t)DOUBLE_FAULT_STACK_TOP,
+		.eflags = 0x2,
+		.cr3 = read_cr3(),
+		.cs = SEL_VMM_CS,
+		.ss = SEL_VMM_DS, .ds = SEL_VMM_DS, .es = SEL_VMM_DS,
+		.fs = SEL_VMM_DS, .gs = SEL_VMM_DS,
+		.iomap_base = sizeof(double_fault_tss),
+	};
+}
+
+static void setup_idt(void)
+{
+	for (unsigned v = 0; v < 256; v++)
+		idt[v] = gate_desc(trap_vectors[v], SEL_VMM_CS, GATE_INT32, 0);
+	/* A double fault means the VMM's own stack or tables are broken, so
+	 * it must not run on them: a task gate switches both. */
+	idt[VEC_DF] = gate_desc(0, SEL_DF_TSS, GATE_TASK, 0);
+
+	struct desc_ptr ptr = { sizeof(idt) - 1, (uint32_t)idt };
+	__asm__ volatile("lidt %0" : : "m"(ptr));
+}
+
+void cpu_init(void)
+{
+	setup_gdt();
+	setup_tss();
+	setup_idt();
+}
+
+void cpu_set_double_fault_cr3(uint32_t cr3)
+{
+	double_fault_tss.cr3 = cr3;
+}
+
+const struct tss32 *cpu_main_tss(void)
+{
+	return &tss;
+}

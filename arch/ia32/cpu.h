@@ -1,0 +1,23 @@
+/* The VMM's own CPU tables: GDT, TSS and IDT. */
+#ifndef ARCH_IA32_CPU_H
+#define ARCH_IA32_CPU_H
+
+#include <stdint.h>
+#include "arch/ia32/desc.h"
+
+/* Load the VMM's GDT, TSS and IDT.  After this every exception, in the VMM
+ * or (later) in a guest, reaches trap(). */
+void cpu_init(void);
+
+/* The double-fault task switches CR3 too: tell it the final page directory. */
+void cpu_set_double_fault_cr3(uint32_t cr3);
+
+/* The state the CPU saved in the main TSS when it switched to the
+ * double-fault task. */
+const struct tss32 *cpu_main_tss(void);
+
+/* Stacks: the page below each *_guard + PAGE_SIZE is left unmapped. */
+extern char boot_stack_guard[], boot_stack_top[];
+extern char double_fault_stack_guard[];
+
+#endif

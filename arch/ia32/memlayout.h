@@ -1,0 +1,44 @@
+/*
+ * Where the VMM lives (paper §4.1).
+ *
+ * The guest owns the virtual addresses below 0xFC000000.  The top 64 MiB
+ * belong to the VMM and are mapped, supervisor-only, in every address space,
+ * so that on a trap the VMM finds itself already mapped.
+ *
+ *   0xFC000000 - 0xFEFFFFFF   host-physical [0, 48 MiB) mapped 1:1 (the
+ *                             "direct map"): the VMM image, its page tables,
+ *                             the boot modules, anything it allocates below
+ *                             48 MiB.  The first 4 MiB use 4 KiB pages, so the
+ *                             image's text can be read-only and its stacks can
+ *                             have unmapped guard pages; the rest 4 MiB pages.
+ *   0xFF000000 - 0xFFFFFFFF   reserved for per-page windows onto memory above
+ *                             48 MiB (guest RAM), added with guest memory.
+ *
+ * The image is linked at VMM_BASE + 1 MiB and loaded at physical 1 MiB, where
+ * a Multiboot loader puts it, so for the VMM virtual = physical + VMM_BASE.
+ */
+#ifndef ARCH_IA32_MEMLAYOUT_H
+#define ARCH_IA32_MEMLAYOUT_H
+
+#define VMM_BASE          0xFC000000
+#define VMM_LOAD_PHYS     0x00100000
+#define DIRECT_MAP_SIZE   0x03000000	/* 48 MiB */
+#define DIRECT_MAP_PDES   (DIRECT_MAP_SIZE >> 22)
+#define VMM_PDE_FIRST     (VMM_BASE >> 22)	/* 1008 */
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+
+/* Physical address below DIRECT_MAP_SIZE to the VMM's pointer, and back. */
+static inline void *p2v(uint32_t pa)
+{
+	return (void *)(uintptr_t)(pa + VMM_BASE);
+}
+
+static inline uint32_t v2p(const void *va)
+{
+	return (uint32_t)(uintptr_t)va - VMM_BASE;
+}
+#endif
+
+#endif

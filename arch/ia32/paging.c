@@ -1,0 +1,83 @@
+/*
+ * The VMM's page tables.  The same 16 PDEs (0xFC000000 and up) will be copied
+ * into every shadow page directory the VMM builds for a guest, so that the
+ * VMM is mapped wherever a trap finds the CPU (paper §4.1, §4.3).  They are
+ * supervisor-only: guest code in ring 3 cannot touch them whatever its
+ * segments say.
+ */
+#include "arch/ia32/paging.h"
+
+#include "arch/ia32/cpu.h"
+#include "arch/ia32/memlayout.h"
+#include "arch/ia32/x86.h"
+#include "core/palloc.h"
+
+static uint32_t vmm_page_directory[1024] __attribute__((aligned(PAGE_SIZE)));
+/* 4 KiB pages for the first 4 MiB of the direct map, where the image is. */
+static uint32_t low_page_table[1024] __attribute__((aligned(PAGE_SIZE)));
+
+extern char image_start[], text_end[], rodata_end[];
+
+static void unmap_guard(const void *guard)
+{
+	low_page_table[(v2p(guard) >> PAGE_SHIFT) & 1023] = 0;
+}
+
+void paging_init(void)
+{
+	uint32_t a, b, c, d;
+	cpuid(1, &a, &b, &c, &d);
+	/* Global pages survive CR3 switches in the TLB: guest address-space
+	 * switches will not evict the VMM's own translations. */
+	uint32_t global = (d & CPUID_EDX_PGE) ? PTE_G : 0;
+
+	for (uint32_t i = 0; i < 1024; i++) {
+		uint32_t pa = i << PAGE_SHIFT;
+		uint32_t va = pa + VMM_BASE;
+		int read_only = va >= (uint32_t)image_start && va < (uint32_t)rodata_end;
+		low_page_table[i] = pa | PTE_P | (read_only ? 0 : PTE_W) | global;
+	}
+	unmap_guard(boot_stack_guard);
+	unmap_guard(double_fault_stack_guard);
+
+	vmm_page_directory[VMM_PDE_FIRST] = v2p(low_page_table) | PTE_P | PTE_W;
+	for (uint32_t i = 1; i < DIRECT_MAP_PDES; i++)
+		vmm_page_directory[VMM_PDE_FIRST + i] =
+			(i << 22) | PTE_P | PTE_W | PTE_PS | global;
+
+	if (global)
+		write_cr4(read_cr4() | CR4_PGE);
+	write_cr3(v2p(vmm_page_directory));
+	cpu_set_double_fault_cr3(v2p(vmm_page_directory));
+}
+
+/* Walk the live page tables (found through CR3, via the direct map). */
+static int page_present(uint32_t va)
+{
+	uint32_t cr3 = read_cr3() & PTE_ADDR;
+	if (cr3 >= DIRECT_MAP_SIZE)
+		return 0;
+	uint32_t pde = ((uint32_t *)p2v(cr3))[va >> 22];
+	if (!(pde & PTE_P))
+		return 0;
+	if (pde & PTE_PS)
+		return 1;
+	uint32_t pt = pde & PTE_ADDR;
+	if (pt >= DIRECT_MAP_SIZE)
+		return 0;
+	return ((uint32_t *)p2v(pt))[(va >> 12) & 1023] & PTE_P;
+}
+
+int paging_readable(uint32_t va, uint32_t len)
+{
+	if (len == 0)
+		return 1;
+	if (va + len - 1 < va)
+		return 0;
+	for (uint32_t page = va & PTE_ADDR; ; page += PAGE_SIZE) {
+		if (!page_present(page))
+			return 0;
+		if (page >= ((va + len - 1) & PTE_ADDR))
+			return 1;
+	}
+}

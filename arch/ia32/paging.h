@@ -1,0 +1,29 @@
+/* The VMM's own page tables (see memlayout.h for the map). */
+#ifndef ARCH_IA32_PAGING_H
+#define ARCH_IA32_PAGING_H
+
+#include <stdint.h>
+
+/* Page-table entry bits (SDM Vol. 3A §4.3, Tables 4-4 to 4-6). */
+#define PTE_P    0x001
+#define PTE_W    0x002
+#define PTE_U    0x004
+#define PTE_A    0x020
+#define PTE_D    0x040
+#define PTE_PS   0x080	/* in a PDE: 4 MiB page */
+#define PTE_G    0x100
+#define PTE_ADDR 0xfffff000u
+
+/*
+ * Replace the boot page directory with the VMM's final one: nothing below
+ * 0xFC000000 (the identity map the boot code needed is gone), the image's
+ * text and read-only data not writable, the stacks' guard pages not present,
+ * VMM pages global where the CPU supports it.
+ */
+void paging_init(void);
+
+/* Whether [va, va+len) is mapped readable right now (for the panic report,
+ * which must not fault while describing a fault). */
+int paging_readable(uint32_t va, uint32_t len);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * Where every trap lands.  Today the VMM runs no guest, so any trap is a VMM
+ * bug and ends in the panic report; guest exits will be dispatched from here.
+ */
+#include "arch/ia32/trap.h"
+
+#include "arch/ia32/cpu.h"
+#include "arch/ia32/panic.h"
+#include "arch/ia32/x86.h"
+
+static const char *const exception_names[32] = {
+	[VEC_DE] = "#DE divide error",
+	[VEC_DB] = "#DB debug",
+	[VEC_NMI] = "NMI",
+	[VEC_BP] = "#BP breakpoint",
+	[VEC_OF] = "#OF overflow",
+	[VEC_BR] = "#BR bound range exceeded",
+	[VEC_UD] = "#UD invalid opcode",
+	[VEC_NM] = "#NM device not available",
+	[VEC_DF] = "#DF double fault",
+	[9] = "coprocessor segment overrun",
+	[VEC_TS] = "#TS invalid TSS",
+	[VEC_NP] = "#NP segment not present",
+	[VEC_SS] = "#SS stack-segment fault",
+	[VEC_GP] = "#GP general protection",
+	[VEC_PF] = "#PF page fault",
+	[VEC_MF] = "#MF x87 floating-point error",
+	[VEC_AC] = "#AC alignment check",
+	[VEC_MC] = "#MC machine check",
+	[VEC_XM] = "#XM SIMD floating-point",
+	[20] = "#VE virtualization exception",
+	[21] = "#CP control protection",
+};
+
+const char *vector_name(uint32_t vector)
+{
+	if (vector < 32)
+		return exception_names[vector] ? exception_names[vector]
+						: "reserved exception";
+	return vector < 256 ? "interrupt" : "bad vector";
+}
+
+static void snapshot_control_registers(struct cpu_snapshot *s)
+{
+	s->cr0 = read_cr0();
+	s->cr2 = read_cr2();
+	s->cr3 = read_cr3();
+	s->cr4 = read_cr4();
+}
+
+void trap(struct trapframe *tf)
+{
+	/* A trap from ring 0 pushes no SS:ESP: the interrupted code's stack
+	 * pointer is where the CPU's frame ends (SDM Vol. 3A §6.12.1). */
+	int from_ring0 = (tf->cs & 3) == 0;
+	struct cpu_snapshot s = {
+		.vector = tf->vector, .error = tf->error,
+		.eax = tf->eax, .ebx = tf->ebx, .ecx = tf->ecx, .edx = tf->edx,
+		.esi = tf->esi, .edi = tf->edi, .ebp = tf->ebp,
+		.esp = from_ring0 ? (uint32_t)&tf->esp : tf->esp,
+		.ss = from_ring0 ? read_ss() : (uint16_t)tf->ss,
+		.eip = tf->eip, .eflags = tf->eflags, .cs = (uint16_t)tf->cs,
+		.ds = (uint16_t)tf->ds, .es = (uint16_t)tf->es,
+		.fs = (uint16_t)tf->fs, .gs = (uint16_t)tf->gs,
+	};
+	snapshot_control_registers(&s);
+	panic_report(&s);
+}
+
+/*
+ * Entered on the double-fault task (vectors.S).  The state at the moment of
+ * the fault is what the CPU saved in the main TSS during the task switch
+ * (SDM Vol. 3A §7.3); CR2 still holds the address of the page fault that
+ * usually caused it.
+ */
+void double_fault(uint32_t error) __attribute__((noreturn));
+void double_fault(uint32_t error)
+{
+	const struct tss32 *t = cpu_main_tss();
+	struct cpu_snapshot s = {
+		.vector = VEC_DF, .error = error,
+		.eax = t->eax, .ebx = t->ebx, .ecx = t->ecx, .edx = t->edx,
+		.esi = t->esi, .edi = t->edi, .ebp = t->ebp, .esp = t->esp,
+		.eip = t->eip, .eflags = t->eflags,
+		.cs = (uint16_t)t->cs, .ss = (uint16_t)t->ss,
+		.ds = (uint16_t)t->ds, .es = (uint16_t)t->es,
+		.fs = (uint16_t)t->fs, .gs = (uint16_t)t->gs,
+	};
+	/* A task switch does not save CR3 into the old TSS (SDM Vol. 3A
+	 * §7.2.1: it is a static field), and it sets CR0.TS.  So CR3 here is
+	 * the double-fault task's, which is the VMM's page directory. */
+	snapshot_control_registers(&s);
+	panic_report(&s);
+}

@@ -1,0 +1,34 @@
+/*
+ * The VMM's own command line: the words after the image name in the
+ * Multiboot command line, each "name" or "name=value".
+ *
+ *   test-panic=KIND   provoke an exception inside the VMM, to test the panic
+ *                     report: ud (#UD), de (#DE), gp (#GP), pf (#PF on a write
+ *                     to an unmapped page), df (stack overflow into the guard
+ *                     page, which ends in a double fault)
+ */
+#ifndef CORE_OPTIONS_H
+#define CORE_OPTIONS_H
+
+enum panic_test {
+	PANIC_TEST_NONE,
+	PANIC_TEST_UD,
+	PANIC_TEST_DE,
+	PANIC_TEST_GP,
+	PANIC_TEST_PF,
+	PANIC_TEST_DF,
+};
+
+struct vmm_options {
+	enum panic_test test_panic;
+};
+
+/*
+ * Parse a Multiboot command line.  Its first word is the image's file name
+ * (QEMU and GRUB both put it there) and is skipped.  Returns 0, or -1 with a
+ * one-line reason in err; on error *out holds the defaults.
+ */
+int options_parse(const char *cmdline, struct vmm_options *out,
+		  char *err, unsigned errlen);
+
+#endif

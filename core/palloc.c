@@ -1,0 +1,115 @@
+#include "core/palloc.h"
+
+static void set_bit(struct palloc *pa, uint32_t n)
+{
+	pa->bitmap[n / 32] |= 1u << (n % 32);
+}
+
+static void clear_bit(struct palloc *pa, uint32_t n)
+{
+	pa->bitmap[n / 32] &= ~(1u << (n % 32));
+}
+
+int palloc_in_use(const struct palloc *pa, uint32_t frame)
+{
+	if (frame >= pa->nframes)
+		return 1;
+	return (pa->bitmap[frame / 32] >> (frame % 32)) & 1;
+}
+
+void palloc_init(struct palloc *pa, uint32_t *bitmap, uint32_t nframes)
+{
+	pa->bitmap = bitmap;
+	pa->nframes = nframes;
+	pa->nfree = 0;
+	pa->next = 0;
+	for (uint32_t i = 0; i < PALLOC_WORDS(nframes); i++)
+		bitmap[i] = ~0u;
+}
+
+/* Frames in [first, last) clipped to the bitmap; empty when first >= last. */
+static void clip(const struct palloc *pa, uint64_t *first, uint64_t *last)
+{
+	if (*last > pa->nframes)
+		*last = pa->nframes;
+	if (*first > *last)
+		*first = *last;
+}
+
+void palloc_add_usable(struct palloc *pa, uint64_t base, uint64_t len)
+{
+	if (len == 0 || base + len < base)
+		return;
+	/* Round inward: a frame only partly usable is not usable. */
+	uint64_t first = (base + PAGE_SIZE - 1) >> PAGE_SHIFT;
+	uint64_t last = (base + len) >> PAGE_SHIFT;
+	clip(pa, &first, &last);
+	for (uint64_t f = first; f < last; f++) {
+		if (palloc_in_use(pa, (uint32_t)f)) {
+			clear_bit(pa, (uint32_t)f);
+			pa->nfree++;
+		}
+	}
+}
+
+void palloc_reserve(struct palloc *pa, uint64_t base, uint64_t len)
+{
+	if (len == 0)
+		return;
+	uint64_t end = base + len < base ? ~0ull : base + len;
+	/* Round outward: a frame partly taken is taken. */
+	uint64_t first = base >> PAGE_SHIFT;
+	uint64_t last = (end + PAGE_SIZE - 1) >> PAGE_SHIFT;
+	clip(pa, &first, &last);
+	for (uint64_t f = first; f < last; f++) {
+		if (!palloc_in_use(pa, (uint32_t)f)) {
+			set_bit(pa, (uint32_t)f);
+			pa->nfree--;
+		}
+	}
+}
+
+/* First free frame in [from, to), or to when there is none. */
+static uint32_t find_free(const struct palloc *pa, uint32_t from, uint32_t to)
+{
+	uint32_t f = from;
+	while (f < to) {
+		uint32_t word = pa->bitmap[f / 32];
+		if (f % 32 == 0 && word == ~0u) {
+			f += 32;	/* skip a full word at once */
+			continue;
+		}
+		if (!((word >> (f % 32)) & 1))
+			return f;
+		f++;
+	}
+	return to;
+}
+
+int palloc_alloc(struct palloc *pa, uint32_t limit, uint32_t *frame)
+{
+	uint32_t end = (limit == 0 || limit > pa->nframes) ? pa->nframes : limit;
+	uint32_t start = pa->next < end ? pa->next : 0;
+
+	/* Search from the hint to the end, then wrap to the start. */
+	uint32_t f = find_free(pa, start, end);
+	if (f == end) {
+		f = find_free(pa, 0, start);
+		if (f == start)
+			return -1;
+	}
+	set_bit(pa, f);
+	pa->nfree--;
+	pa->next = f + 1;
+	*frame = f;
+	return 0;
+}
+
+int palloc_free(struct palloc *pa, uint32_t frame)
+{
+	if (frame >= pa->nframes || !palloc_in_use(pa, frame))
+		return -1;
+	clear_bit(pa, frame);
+	pa->nfree++;
+	return 0;
+}
