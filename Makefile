@@ -19,6 +19,11 @@
 
 B := build
 
+# Quiet by default; `make V=1` shows every command.
+V ?= 0
+Q := $(if $(filter 1,$(V)),,@)
+say = $(if $(Q),@printf '  %-7s %s\n' $(1) $(2))
+
 # ---- the VMM image: freestanding, 32-bit, ring 0 ----
 CC := gcc
 VMM_CFLAGS := -std=gnu11 -m32 -march=i686 -ffreestanding -fno-pic -fno-pie \
@@ -29,26 +34,29 @@ VMM_LDFLAGS := -m32 -nostdlib -static -no-pie -Wl,--build-id=none \
 	-Wl,-z,noexecstack -Wl,--no-warn-rwx-segments -Wl,-T,arch/ia32/link.ld
 
 # The pure-C sources also compile for the host, where the unit tests run.
-PURE_SRCS := lib/format.c core/palloc.c core/options.c \
-	loader/multiboot.c loader/elf.c
-VMM_SRCS := $(PURE_SRCS) lib/string.c core/main.c core/console.c \
+PURE_SRCS := lib/format.c core/palloc.c core/options.c core/guest_mem.c core/segments.c core/vmem.c core/deliver.c \
+	loader/multiboot.c loader/elf.c loader/mbguest.c
+VMM_SRCS := $(PURE_SRCS) lib/string.c core/main.c core/console.c core/memory.c core/guest.c \
 	dev/uart16550.c \
 	arch/ia32/boot.S arch/ia32/vectors.S arch/ia32/cpu.c arch/ia32/paging.c \
-	arch/ia32/trap.c arch/ia32/panic.c arch/ia32/arch.c
+	arch/ia32/trap.c arch/ia32/panic.c arch/ia32/arch.c arch/ia32/guest.c
 VMM_OBJS := $(patsubst %,$(B)/vmm/%.o,$(VMM_SRCS))
 
 all: $(B)/ringvisor.elf guests
 
 $(B)/vmm/%.c.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(VMM_CFLAGS) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(VMM_CFLAGS) -c $< -o $@
 
 $(B)/vmm/%.S.o: %.S
 	@mkdir -p $(dir $@)
-	$(CC) $(VMM_ASFLAGS) -c $< -o $@
+	$(call say,AS,$<)
+	$(Q)$(CC) $(VMM_ASFLAGS) -c $< -o $@
 
 $(B)/ringvisor.elf: $(VMM_OBJS) arch/ia32/link.ld
-	$(CC) $(VMM_LDFLAGS) -o $@ $(VMM_OBJS) -lgcc
+	$(call say,LD,$@)
+	$(Q)$(CC) $(VMM_LDFLAGS) -o $@ $(VMM_OBJS) -lgcc
 
 # ---- test guests: Multiboot ELF kernels that also boot on bare QEMU ----
 GUEST_CFLAGS := -std=gnu11 -m32 -march=i686 -ffreestanding -fno-pic -fno-pie \
@@ -62,10 +70,12 @@ guests: $(patsubst %,$(B)/guests/%.elf,$(GUESTS))
 
 $(B)/guests/obj/%.o: guests/%
 	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_CFLAGS) -c $< -o $@
+	$(call say,CC,$<)
+	$(Q)$(CC) $(GUEST_CFLAGS) -c $< -o $@
 
 $(B)/guests/hello.elf: $(B)/guests/obj/hello/hello.c.o $(B)/guests/obj/hello/start.S.o guests/hello/link.ld
-	$(CC) $(GUEST_LDFLAGS) -Wl,-T,guests/hello/link.ld -o $@ $(filter %.o,$^)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(GUEST_LDFLAGS) -Wl,-T,guests/hello/link.ld -o $@ $(filter %.o,$^)
 
 # ---- host unit tests (cmocka, with AddressSanitizer and UBSan) ----
 HOST_CC := gcc
@@ -77,18 +87,21 @@ HOST_PURE_OBJS := $(patsubst %,$(B)/host/%.o,$(PURE_SRCS))
 
 $(B)/host/%.c.o: %.c
 	@mkdir -p $(dir $@)
-	$(HOST_CC) $(HOST_CFLAGS) -c $< -o $@
+	$(call say,HOSTCC,$<)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -c $< -o $@
 
 $(B)/unit/%: tests/unit/%.c $(HOST_PURE_OBJS)
 	@mkdir -p $(dir $@)
-	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< $(HOST_PURE_OBJS) -lcmocka
+	$(call say,HOSTLD,$@)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< $(HOST_PURE_OBJS) -lcmocka
 
 unit-bins: $(UNIT_BINS)
 
 # ---- the GRUB ISO ----
 iso: $(B)/ringvisor.iso
 $(B)/ringvisor.iso: $(B)/ringvisor.elf $(B)/guests/hello.elf tools/mkiso.sh
-	tools/mkiso.sh $@ "" $(B)/guests/hello.elf
+	$(call say,ISO,$@)
+	$(Q)tools/mkiso.sh $@ "" $(B)/guests/hello.elf
 
 # ---- what a user runs ----
 deps:

@@ -26,6 +26,31 @@ void arch_image_range(uint32_t *start_pa, uint32_t *end_pa);
 /* Deliberately fault inside the VMM (the test-panic= option). */
 void arch_provoke_fault(enum panic_test kind);
 
+/* ---- running a guest (arch/ia32/guest.c) ---- */
+struct vcpu;
+
+/* Reach host-physical pa: a pointer, and in *len the bytes reachable
+ * through it.  Valid until the next call (struct guest_mem's map). */
+uint8_t *arch_window(uint32_t pa, uint32_t *len);
+
+/* Set up the guest's first address space, ports and boot segments. */
+int arch_guest_init(struct vcpu *v);
+
+/* Leave for the guest for the first time; from then on the VMM runs only
+ * when the guest traps (guest_exit()). */
+void arch_enter_guest(struct vcpu *v) __attribute__((noreturn));
+
+/* The guest's code segment is now guest descriptor raw: make the real
+ * descriptor guest code runs on.  -1 if it cannot be made (the segment
+ * starts inside the VMM's space). */
+int arch_guest_set_code(struct vcpu *v, uint64_t raw);
+
+/* Mirror guest GDT entry index into the real GDT (paper §4.2). */
+void arch_guest_mirror_gdt(unsigned index, uint64_t raw);
+
+/* The virtual ring changed (v->vpl): switch what depends on it. */
+void arch_guest_switch_ring(struct vcpu *v);
+
 /* Stop the machine, reporting status (ringvisor/exit.h) to the harness. */
 void arch_exit(int status) __attribute__((noreturn));
 

@@ -4,8 +4,9 @@
  */
 #include "core/arch.h"
 #include "core/console.h"
+#include "core/guest.h"
 #include "core/options.h"
-#include "core/palloc.h"
+#include "core/memory.h"
 #include "lib/format.h"
 #include "lib/string.h"
 #include "loader/elf.h"
@@ -13,15 +14,9 @@
 #include "ringvisor/exit.h"
 
 #define VERSION "0.1"
-#define MIB (1024 * 1024)
-/* The first MiB holds the BIOS's data and ROMs; nothing there is ours. */
-#define LOW_MEMORY_END 0x100000
 
 static struct boot_info boot_info;
 static struct vmm_options options;
-static struct palloc frames;
-/* One bit per 4 KiB frame of the 4 GiB physical address space: 128 KiB. */
-static uint32_t frame_bitmap[PALLOC_WORDS(1u << 20)];
 
 /* Bad input from the user or the bootloader: one clear line, then stop. */
 static void __attribute__((noreturn)) refuse(const char *what)
@@ -53,34 +48,6 @@ static void print_memory_map(const struct boot_info *bi)
 	}
 }
 
-/*
- * Hand the usable RAM to the page allocator, then take back what is already
- * in use: low memory, the VMM image, and everything the bootloader left us
- * (its information structures and the modules).
- */
-static void init_frames(const struct boot_info *bi)
-{
-	const struct mem_range *last = &bi->usable[bi->nusable - 1];
-	uint64_t top = last->base + last->len;
-	uint32_t nframes = (uint32_t)(top >> PAGE_SHIFT);
-
-	palloc_init(&frames, frame_bitmap, nframes);
-	for (unsigned i = 0; i < bi->nusable; i++)
-		palloc_add_usable(&frames, bi->usable[i].base, bi->usable[i].len);
-	palloc_reserve(&frames, 0, LOW_MEMORY_END);
-	uint32_t image_start, image_end;
-	arch_image_range(&image_start, &image_end);
-	palloc_reserve(&frames, image_start, image_end - image_start);
-	for (unsigned i = 0; i < bi->nreserved; i++)
-		palloc_reserve(&frames, bi->reserved[i].base, bi->reserved[i].len);
-
-	uint64_t usable = 0;
-	for (unsigned i = 0; i < bi->nusable; i++)
-		usable += bi->usable[i].len;
-	kprintf("usable RAM: %llu MiB in %u ranges; %u pages free\n",
-		(unsigned long long)(usable / MIB), bi->nusable, frames.nfree);
-}
-
 /* Name of a module: its string, whose first word is by convention a path. */
 static void print_modules(const struct boot_info *bi)
 {
@@ -96,7 +63,7 @@ static void print_modules(const struct boot_info *bi)
  * The first module is the guest kernel.  It is checked now, before anything
  * else is done with it, so a wrong file is refused with a reason.
  */
-static void check_guest_kernel(const struct boot_info *bi)
+static const struct boot_module *check_guest_kernel(const struct boot_info *bi)
 {
 	char err[128], msg[224];
 	struct elf_image elf;
@@ -110,6 +77,7 @@ static void check_guest_kernel(const struct boot_info *bi)
 	}
 	kprintf("     ELF32 i386, entry 0x%08x, %u loadable segments\n",
 		elf.entry, elf.nsegments);
+	return m;
 }
 
 void vmm_main(uint32_t magic, uint32_t info_pa) __attribute__((noreturn));
@@ -130,9 +98,9 @@ void vmm_main(uint32_t magic, uint32_t info_pa)
 
 	arch_paging_init();
 	print_memory_map(&boot_info);
-	init_frames(&boot_info);
+	memory_init(&boot_info);
 	print_modules(&boot_info);
-	check_guest_kernel(&boot_info);
+	const struct boot_module *kernel = check_guest_kernel(&boot_info);
 
 	if (options.test_panic != PANIC_TEST_NONE) {
 		kprintf("test-panic: provoking a fault inside the VMM\n");
@@ -140,7 +108,6 @@ void vmm_main(uint32_t magic, uint32_t info_pa)
 		refuse("test-panic: the provoked fault did not happen");
 	}
 
-	kprintf("ringvisor: nothing more to do: running guests is not "
-		"implemented yet; halting\n");
-	arch_exit(EXIT_OK);
+	guest_boot(kernel, &options, err, sizeof(err));
+	refuse(err);
 }

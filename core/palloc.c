@@ -105,6 +105,31 @@ int palloc_alloc(struct palloc *pa, uint32_t limit, uint32_t *frame)
 	return 0;
 }
 
+int palloc_alloc_contig(struct palloc *pa, uint32_t count, uint32_t align,
+			uint32_t *first)
+{
+	if (count == 0 || align == 0 || (align & (align - 1)) || count > pa->nframes)
+		return -1;
+	/* Highest fit first: guest RAM goes high and leaves low memory (the
+	 * VMM's direct map) for the VMM's own page tables. */
+	uint32_t start = (pa->nframes - count) & ~(align - 1);
+	for (;;) {
+		uint32_t n = 0;
+		while (n < count && !palloc_in_use(pa, start + n))
+			n++;
+		if (n == count) {
+			for (n = 0; n < count; n++)
+				set_bit(pa, start + n);
+			pa->nfree -= count;
+			*first = start;
+			return 0;
+		}
+		if (start < align)
+			return -1;
+		start -= align;
+	}
+}
+
 int palloc_free(struct palloc *pa, uint32_t frame)
 {
 	if (frame >= pa->nframes || !palloc_in_use(pa, frame))

@@ -39,6 +39,15 @@ void palloc_reserve(struct palloc *pa, uint64_t base, uint64_t len);
  */
 int palloc_alloc(struct palloc *pa, uint32_t limit, uint32_t *frame);
 
+/*
+ * Take count contiguous free frames starting at a multiple of align frames
+ * (align a power of two), as high in memory as they fit.  Returns 0 and
+ * sets *first, or -1.  Used once per guest for its RAM, so a plain scan is
+ * fast enough.
+ */
+int palloc_alloc_contig(struct palloc *pa, uint32_t count, uint32_t align,
+			uint32_t *first);
+
 /* Give a frame back.  Returns -1 (and changes nothing) if it was not in use
  * or lies outside the bitmap: a double free is a bug the caller reports. */
 int palloc_free(struct palloc *pa, uint32_t frame);

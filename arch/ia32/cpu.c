@@ -15,7 +15,22 @@
 
 static struct seg_desc gdt[GDT_ENTRIES] __attribute__((aligned(8)));
 static struct gate_desc idt[256] __attribute__((aligned(8)));
-static struct tss32 tss __attribute__((aligned(128)));
+/*
+ * The TSS and its I/O permission bitmap (SDM Vol. 1 §18.5.2): a clear bit
+ * lets ring 3 use that port directly.  The bitmap is in force only while
+ * iomap_base points at it; pointing it past the TSS limit closes every port.
+ * That is how ports are open to the virtual kernel and closed to virtual
+ * user mode: one store on each virtual ring switch.  The CPU reads one byte
+ * past the bitmap, which must have all bits set.
+ */
+static struct {
+	struct tss32 tss;
+	uint8_t io_bitmap[65536 / 8];
+	uint8_t io_bitmap_end;
+} __attribute__((packed, aligned(128))) tss_area;
+#define tss (tss_area.tss)
+#define IO_BITMAP_OFFSET ((uint16_t)__builtin_offsetof(typeof(tss_area), io_bitmap))
+#define IO_BITMAP_NONE   ((uint16_t)sizeof(tss_area))
 static struct tss32 double_fault_tss __attribute__((aligned(128)));
 
 /* The double-fault task's stack, with a guard page below it like the main
@@ -32,7 +47,7 @@ static void setup_gdt(void)
 				   DESC_CODE_RX, DESC_G | DESC_DB);
 	gdt[GDT_VMM_DS] = seg_desc(0, 0xfffff, DESC_P | DESC_DPL(0) | DESC_S |
 				   DESC_DATA_RW, DESC_G | DESC_DB);
-	gdt[GDT_TSS] = seg_desc((uint32_t)&tss, sizeof(tss) - 1,
+	gdt[GDT_TSS] = seg_desc((uint32_t)&tss_area, sizeof(tss_area) - 1,
 				DESC_P | DESC_TSS32, 0);
 	gdt[GDT_DF_TSS] = seg_desc((uint32_t)&double_fault_tss,
 				   sizeof(double_fault_tss) - 1,
@@ -59,9 +74,11 @@ static void setup_tss(void)
 	/* A trap from ring 3 switches to this stack (SDM Vol. 3A §6.12.1). */
 	tss.ss0 = SEL_VMM_DS;
 	tss.esp0 = (uint32_t)boot_stack_top;
-	/* No I/O permission bitmap yet: a base beyond the limit means none,
-	 * so every port access from ring 3 faults (SDM Vol. 1 §18.5.2). */
-	tss.iomap_base = sizeof(tss);
+	/* Every port closed until a guest's are opened. */
+	for (unsigned i = 0; i < sizeof(tss_area.io_bitmap); i++)
+		tss_area.io_bitmap[i] = 0xff;
+	tss_area.io_bitmap_end = 0xff;
+	tss.iomap_base = IO_BITMAP_NONE;
 	__asm__ volatile("ltr %w0" : : "r"((uint16_t)SEL_TSS));
 
 	/* The double-fault task: a fresh stack, the VMM's segments, and
@@ -105,4 +122,31 @@ void cpu_set_double_fault_cr3(uint32_t cr3)
 const struct tss32 *cpu_main_tss(void)
 {
 	return &tss;
+}
+
+void cpu_open_ports(uint16_t first, uint16_t count)
+{
+	for (uint32_t port = first; port < (uint32_t)first + count && port < 65536; port++)
+		tss_area.io_bitmap[port / 8] &= (uint8_t)~(1u << (port % 8));
+}
+
+void cpu_enable_io_bitmap(int enable)
+{
+	tss.iomap_base = enable ? IO_BITMAP_OFFSET : IO_BITMAP_NONE;
+}
+
+void cpu_set_gdt_entry(unsigned index, uint64_t raw)
+{
+	if (index < GDT_ENTRIES)
+		*(uint64_t *)&gdt[index] = raw;
+}
+
+uint64_t cpu_gdt_entry(unsigned index)
+{
+	return index < GDT_ENTRIES ? *(uint64_t *)&gdt[index] : 0;
+}
+
+uint32_t cpu_stack_top(void)
+{
+	return tss.esp0;
 }

@@ -16,6 +16,18 @@ void cpu_set_double_fault_cr3(uint32_t cr3);
  * double-fault task. */
 const struct tss32 *cpu_main_tss(void);
 
+/* Let ring 3 use ports [first, first+count) while the bitmap is enabled. */
+void cpu_open_ports(uint16_t first, uint16_t count);
+/* Enable the bitmap (virtual kernel) or close every port (virtual user). */
+void cpu_enable_io_bitmap(int enable);
+
+/* Write or read a raw 8-byte entry of the real GDT (mirroring). */
+void cpu_set_gdt_entry(unsigned index, uint64_t raw);
+uint64_t cpu_gdt_entry(unsigned index);
+
+/* Where a trap from ring 3 starts the VMM stack (TSS.ESP0). */
+uint32_t cpu_stack_top(void);
+
 /* Stacks: the page below each *_guard + PAGE_SIZE is left unmapped. */
 extern char boot_stack_guard[], boot_stack_top[];
 extern char double_fault_stack_guard[];

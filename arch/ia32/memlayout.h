@@ -11,8 +11,12 @@
  *                             48 MiB.  The first 4 MiB use 4 KiB pages, so the
  *                             image's text can be read-only and its stacks can
  *                             have unmapped guard pages; the rest 4 MiB pages.
- *   0xFF000000 - 0xFFFFFFFF   reserved for per-page windows onto memory above
- *                             48 MiB (guest RAM), added with guest memory.
+ *   0xFF000000 - 0xFFBFFFFF   unused.
+ *   0xFFC00000 - 0xFFFFFFFF   1024 windows of 4 KiB onto any host page (guest
+ *                             RAM lives above the direct map).  One page
+ *                             table, shared by every page directory the VMM
+ *                             builds, so a window means the same thing
+ *                             whatever CR3 holds.
  *
  * The image is linked at VMM_BASE + 1 MiB and loaded at physical 1 MiB, where
  * a Multiboot loader puts it, so for the VMM virtual = physical + VMM_BASE.
@@ -25,6 +29,9 @@
 #define DIRECT_MAP_SIZE   0x03000000	/* 48 MiB */
 #define DIRECT_MAP_PDES   (DIRECT_MAP_SIZE >> 22)
 #define VMM_PDE_FIRST     (VMM_BASE >> 22)	/* 1008 */
+#define WINDOW_BASE       0xFFC00000
+#define WINDOW_PDE        (WINDOW_BASE >> 22)	/* 1023 */
+#define WINDOW_SLOTS      1024
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>

@@ -15,6 +15,9 @@
 static uint32_t vmm_page_directory[1024] __attribute__((aligned(PAGE_SIZE)));
 /* 4 KiB pages for the first 4 MiB of the direct map, where the image is. */
 static uint32_t low_page_table[1024] __attribute__((aligned(PAGE_SIZE)));
+/* The windows onto host pages (memlayout.h).  Slot n maps a page whose frame
+ * number is n modulo 1024, so the same page reuses its window. */
+static uint32_t window_page_table[1024] __attribute__((aligned(PAGE_SIZE)));
 
 extern char image_start[], text_end[], rodata_end[];
 
@@ -44,6 +47,8 @@ void paging_init(void)
 	for (uint32_t i = 1; i < DIRECT_MAP_PDES; i++)
 		vmm_page_directory[VMM_PDE_FIRST + i] =
 			(i << 22) | PTE_P | PTE_W | PTE_PS | global;
+
+	vmm_page_directory[WINDOW_PDE] = v2p(window_page_table) | PTE_P | PTE_W;
 
 	if (global)
 		write_cr4(read_cr4() | CR4_PGE);
@@ -80,4 +85,32 @@ int paging_readable(uint32_t va, uint32_t len)
 		if (page >= ((va + len - 1) & PTE_ADDR))
 			return 1;
 	}
+}
+
+uint8_t *paging_window(uint32_t pa, uint32_t *len)
+{
+	uint32_t frame = pa >> PAGE_SHIFT;
+	uint32_t slot = frame % WINDOW_SLOTS;
+	uint32_t pte = (pa & PTE_ADDR) | PTE_P | PTE_W;
+	uint32_t va = WINDOW_BASE + slot * PAGE_SIZE;
+
+	/* Not global: a window reused while another address space is loaded
+	 * must not survive there in the TLB.  invlpg covers the current one. */
+	if (window_page_table[slot] != pte) {
+		window_page_table[slot] = pte;
+		invlpg(va);
+	}
+	*len = PAGE_SIZE - (pa & (PAGE_SIZE - 1));
+	return (uint8_t *)(uintptr_t)(va + (pa & (PAGE_SIZE - 1)));
+}
+
+void paging_copy_vmm_pdes(uint32_t *page_directory)
+{
+	for (uint32_t i = VMM_PDE_FIRST; i < 1024; i++)
+		page_directory[i] = vmm_page_directory[i];
+}
+
+uint32_t paging_vmm_cr3(void)
+{
+	return v2p(vmm_page_directory);
 }

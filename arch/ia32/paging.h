@@ -26,4 +26,16 @@ void paging_init(void);
  * which must not fault while describing a fault). */
 int paging_readable(uint32_t va, uint32_t len);
 
+/* Reach host-physical pa through a window: returns a pointer, and in *len
+ * the bytes reachable from it (to the end of pa's page).  Valid until the
+ * next call that lands in the same slot. */
+uint8_t *paging_window(uint32_t pa, uint32_t *len);
+
+/* Copy the VMM's own PDEs (0xFC000000 and up) into a page directory the VMM
+ * builds for a guest, so the VMM stays mapped while it runs. */
+void paging_copy_vmm_pdes(uint32_t *page_directory);
+
+/* Physical address of the VMM's own page directory. */
+uint32_t paging_vmm_cr3(void);
+
 #endif

@@ -15,6 +15,7 @@
 #include "arch/ia32/trap.h"
 #include "core/arch.h"
 #include "core/console.h"
+#include "core/deliver.h"
 #include "ringvisor/exit.h"
 
 #define CODE_BYTES     16

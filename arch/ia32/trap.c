@@ -7,38 +7,8 @@
 #include "arch/ia32/cpu.h"
 #include "arch/ia32/panic.h"
 #include "arch/ia32/x86.h"
-
-static const char *const exception_names[32] = {
-	[VEC_DE] = "#DE divide error",
-	[VEC_DB] = "#DB debug",
-	[VEC_NMI] = "NMI",
-	[VEC_BP] = "#BP breakpoint",
-	[VEC_OF] = "#OF overflow",
-	[VEC_BR] = "#BR bound range exceeded",
-	[VEC_UD] = "#UD invalid opcode",
-	[VEC_NM] = "#NM device not available",
-	[VEC_DF] = "#DF double fault",
-	[9] = "coprocessor segment overrun",
-	[VEC_TS] = "#TS invalid TSS",
-	[VEC_NP] = "#NP segment not present",
-	[VEC_SS] = "#SS stack-segment fault",
-	[VEC_GP] = "#GP general protection",
-	[VEC_PF] = "#PF page fault",
-	[VEC_MF] = "#MF x87 floating-point error",
-	[VEC_AC] = "#AC alignment check",
-	[VEC_MC] = "#MC machine check",
-	[VEC_XM] = "#XM SIMD floating-point",
-	[20] = "#VE virtualization exception",
-	[21] = "#CP control protection",
-};
-
-const char *vector_name(uint32_t vector)
-{
-	if (vector < 32)
-		return exception_names[vector] ? exception_names[vector]
-						: "reserved exception";
-	return vector < 256 ? "interrupt" : "bad vector";
-}
+#include "arch/ia32/guest.h"
+#include "core/guest.h"
 
 static void snapshot_control_registers(struct cpu_snapshot *s)
 {
@@ -50,6 +20,12 @@ static void snapshot_control_registers(struct cpu_snapshot *s)
 
 void trap(struct trapframe *tf)
 {
+	/* From ring 3: the guest exited.  Handle it, then return to it. */
+	if ((tf->cs & 3) == 3) {
+		arch_prepare_resume(guest_exit(tf));
+		return;
+	}
+
 	/* A trap from ring 0 pushes no SS:ESP: the interrupted code's stack
 	 * pointer is where the CPU's frame ends (SDM Vol. 3A §6.12.1). */
 	int from_ring0 = (tf->cs & 3) == 0;

@@ -20,5 +20,6 @@
 #define EXIT_FAIL       1   /* a test guest reported a failure */
 #define EXIT_BAD_INPUT  2   /* bad command line, memory map or module */
 #define EXIT_PANIC      3   /* the VMM hit an unexpected exception */
+#define EXIT_GUEST_DIED 4   /* the VMM stopped a guest it could not go on running */
 
 #endif

@@ -1,0 +1,163 @@
+/*
+ * Running a guest in ring 3.
+ *
+ * The VMM and the guest share one address space: the guest's below
+ * 0xFC000000, the VMM's above (paper §4.1).  Entering the guest is an IRET to
+ * ring 3 from a frame at the top of the VMM stack; leaving it is any trap,
+ * which the CPU delivers on that same stack (TSS.ESP0).  So "the guest's
+ * registers" are simply that frame while the VMM runs.
+ */
+#include "arch/ia32/guest.h"
+
+#include "core/arch.h"
+
+#include "arch/ia32/cpu.h"
+#include "arch/ia32/desc.h"
+#include "arch/ia32/memlayout.h"
+#include "arch/ia32/paging.h"
+#include "arch/ia32/x86.h"
+#include "core/memory.h"
+#include "core/segments.h"
+#include "lib/string.h"
+
+/* EFLAGS bits (SDM Vol. 1 §3.4.3). */
+#define EFLAGS_RESERVED1 0x00000002u
+#define EFLAGS_IF        0x00000200u
+#define EFLAGS_IOPL      0x00003000u
+#define EFLAGS_NT        0x00004000u
+#define EFLAGS_VM        0x00020000u
+
+/* The ports the virtual kernel drives itself (paper §4.4: pass-through):
+ * the PIT and the first serial port. */
+static const struct { uint16_t first, count; } passthrough_ports[] = {
+	{ 0x40, 4 },	/* 8254 PIT */
+	{ 0x3f8, 8 },	/* COM1 */
+};
+
+/* Flat 4 GiB descriptors, as the guest's boot GDT entries 2 (0x10) and 3
+ * (0x18) would hold them: what a bootloader leaves in CS and DS. */
+#define FLAT_CODE 0x00cf9a000000ffffull
+#define FLAT_DATA 0x00cf92000000ffffull
+
+/*
+ * Until the guest turns paging on, it sees guest-physical memory at the same
+ * linear addresses.  The VMM builds that view with 4 KiB pages (so single
+ * pages can later be write-protected) mapping guest-physical gpa to host
+ * frame host_base + gpa, user-accessible, plus the VMM's own PDEs.
+ */
+static int build_identity_view(struct vcpu *v, uint32_t *cr3)
+{
+	uint32_t pd_pa = memory_alloc_table();
+	if (!pd_pa)
+		return -1;
+	uint32_t *pd = p2v(pd_pa);
+	for (uint32_t gpa = 0; gpa < v->mem.size; gpa += 1024 * 4096u) {
+		uint32_t pt_pa = memory_alloc_table();
+		if (!pt_pa)
+			return -1;
+		uint32_t *pt = p2v(pt_pa);
+		for (uint32_t i = 0; i < 1024 && gpa + i * 4096u < v->mem.size; i++)
+			pt[i] = (v->mem.host_base + gpa + i * 4096u) |
+				PTE_P | PTE_W | PTE_U;
+		pd[gpa >> 22] = pt_pa | PTE_P | PTE_W | PTE_U;
+	}
+	paging_copy_vmm_pdes(pd);
+	*cr3 = pd_pa;
+	return 0;
+}
+
+int arch_guest_init(struct vcpu *v)
+{
+	uint32_t cr3;
+	if (build_identity_view(v, &cr3))
+		return -1;
+	write_cr3(cr3);
+
+	for (unsigned i = 0; i < sizeof(passthrough_ports) / sizeof(*passthrough_ports); i++)
+		cpu_open_ports(passthrough_ports[i].first, passthrough_ports[i].count);
+
+	arch_guest_mirror_gdt(2, FLAT_CODE);
+	arch_guest_mirror_gdt(3, FLAT_DATA);
+	arch_guest_set_code(v, FLAT_CODE);
+	arch_guest_switch_ring(v);
+	return 0;
+}
+
+uint8_t *arch_window(uint32_t pa, uint32_t *len)
+{
+	return paging_window(pa, len);
+}
+
+int arch_guest_set_code(struct vcpu *v, uint64_t raw)
+{
+	(void)v;
+	uint64_t alias = segments_code_alias(raw);
+	if (alias == 0)
+		return -1;
+	cpu_set_gdt_entry(GDT_GUEST_CODE, alias);
+	return 0;
+}
+
+void arch_guest_mirror_gdt(unsigned index, uint64_t raw)
+{
+	if (index < GDT_GUEST_ENTRIES)
+		cpu_set_gdt_entry(index, segments_mirror(raw));
+}
+
+void arch_guest_switch_ring(struct vcpu *v)
+{
+	cpu_enable_io_bitmap(v->vpl == VPL_KERNEL);
+}
+
+/*
+ * A data segment register may hold a selector whose real descriptor changed
+ * since it was loaded (the guest rewrote its GDT).  Popping it on the way
+ * back to ring 3 would then fault inside the VMM.  Like the CPU on a return
+ * to an outer ring (SDM Vol. 3A §5.8.6, IRET), load null instead of a
+ * selector that is not usable from ring 3.
+ */
+static uint32_t usable_data_selector(uint32_t sel)
+{
+	sel &= 0xffff;
+	unsigned index = sel >> 3;
+	if (index == 0)
+		return sel;		/* null is always fine in a data register */
+	if ((sel & 4) || index >= GDT_GUEST_ENTRIES)
+		return 0;		/* no guest LDT; entries 32+ are the VMM's */
+	struct segment s = segment_decode(cpu_gdt_entry(index));
+	int readable = !segment_is_code(&s) || (s.type & SEG_TYPE_READABLE);
+	if (!s.present || !s.s || !readable || s.dpl != 3)
+		return 0;
+	return sel;
+}
+
+void arch_prepare_resume(struct vcpu *v)
+{
+	struct trapframe *tf = v->regs;
+
+	tf->cs = SEL_GUEST_CODE;
+	tf->ss = v->ss | 3;
+	/* The real IF follows the virtual one; IOPL 0 keeps cli/sti/popf-IF
+	 * trapping or inert; NT and VM are never the guest's to set. */
+	tf->eflags = (tf->eflags & ~(EFLAGS_IF | EFLAGS_IOPL | EFLAGS_NT | EFLAGS_VM)) |
+		     EFLAGS_RESERVED1 | (v->vif ? EFLAGS_IF : 0);
+	tf->ds = usable_data_selector(tf->ds);
+	tf->es = usable_data_selector(tf->es);
+	tf->fs = usable_data_selector(tf->fs);
+	tf->gs = usable_data_selector(tf->gs);
+}
+
+extern char trap_return[];
+
+void arch_enter_guest(struct vcpu *v)
+{
+	/* The frame sits where a trap from ring 3 will put the next one. */
+	struct trapframe *tf = (struct trapframe *)(cpu_stack_top() - sizeof(*tf));
+	*tf = *v->regs;
+	v->regs = tf;
+	arch_prepare_resume(v);
+	__asm__ volatile("movl %0, %%esp\n\t"
+			 "jmp trap_return"
+			 : : "r"(tf) : "memory");
+	__builtin_unreachable();
+}

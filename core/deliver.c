@@ -1,0 +1,243 @@
+/*
+ * Event delivery.  One attempt (try_deliver) either succeeds or reports the
+ * fault it ran into; deliver_event applies the CPU's rules for faults during
+ * delivery on top (SDM Vol. 3A §6.15, "Interrupt 8—Double Fault Exception").
+ */
+#include "core/deliver.h"
+
+#include "core/arch.h"
+#include "core/segments.h"
+#include "core/vmem.h"
+
+#define EFLAGS_TF 0x00000100u
+#define EFLAGS_IF 0x00000200u
+#define EFLAGS_NT 0x00004000u
+#define EFLAGS_RF 0x00010000u
+#define EFLAGS_VM 0x00020000u
+
+#define GATE_TASK   0x5
+#define GATE_INT32  0xe
+#define GATE_TRAP32 0xf
+
+static const char *const exception_names[32] = {
+	[VEC_DE] = "#DE divide error",
+	[VEC_DB] = "#DB debug",
+	[VEC_NMI] = "NMI",
+	[VEC_BP] = "#BP breakpoint",
+	[VEC_OF] = "#OF overflow",
+	[VEC_BR] = "#BR bound range exceeded",
+	[VEC_UD] = "#UD invalid opcode",
+	[VEC_NM] = "#NM device not available",
+	[VEC_DF] = "#DF double fault",
+	[9] = "coprocessor segment overrun",
+	[VEC_TS] = "#TS invalid TSS",
+	[VEC_NP] = "#NP segment not present",
+	[VEC_SS] = "#SS stack-segment fault",
+	[VEC_GP] = "#GP general protection",
+	[VEC_PF] = "#PF page fault",
+	[VEC_MF] = "#MF x87 floating-point error",
+	[VEC_AC] = "#AC alignment check",
+	[VEC_MC] = "#MC machine check",
+	[VEC_XM] = "#XM SIMD floating-point",
+	[20] = "#VE virtualization exception",
+	[21] = "#CP control protection",
+};
+
+const char *vector_name(uint32_t vector)
+{
+	if (vector < 32)
+		return exception_names[vector] ? exception_names[vector]
+						: "reserved exception";
+	return vector < 256 ? "interrupt" : "bad vector";
+}
+
+int vector_has_error_code(uint8_t v)
+{
+	return v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21 ||
+	       v == 29 || v == 30;
+}
+
+static int is_contributory(uint8_t v)
+{
+	return v == VEC_DE || (v >= VEC_TS && v <= VEC_GP);
+}
+
+int deliver_is_double_fault(uint8_t first, uint8_t second)
+{
+	if (is_contributory(first))
+		return is_contributory(second);
+	if (first == VEC_PF)
+		return is_contributory(second) || second == VEC_PF;
+	return 0;
+}
+
+static struct event fault(uint8_t vector, uint32_t error)
+{
+	return (struct event){ vector, vector_has_error_code(vector), error,
+			       EVENT_EXCEPTION };
+}
+
+/* An error code naming an IDT entry or a selector (SDM Vol. 3A §6.13). */
+static uint32_t idt_error(const struct event *ev)
+{
+	return ((uint32_t)ev->vector << 3) | 2 |
+	       (ev->source == EVENT_EXTERNAL ? 1 : 0);
+}
+
+static uint32_t selector_error(const struct event *ev, uint16_t sel)
+{
+	return (sel & 0xfffc) | (ev->source == EVENT_EXTERNAL ? 1 : 0);
+}
+
+/* The inner stack from the guest's TSS, for a switch to ring 0. */
+static int read_ring0_stack(struct vcpu *v, const struct event *ev,
+			    uint16_t *ss, uint32_t *esp, uint32_t *ss_base,
+			    struct event *err)
+{
+	uint32_t esp0, ss0;
+	if (v->tr_limit < 11 || vmem_read(v, v->tr_base + 4, &esp0, 4) ||
+	    vmem_read(v, v->tr_base + 8, &ss0, 4)) {
+		*err = fault(VEC_TS, selector_error(ev, v->tr));
+		return -1;
+	}
+	uint64_t raw;
+	if (vmem_gdt_entry(v, (uint16_t)ss0, &raw)) {
+		*err = fault(VEC_TS, selector_error(ev, (uint16_t)ss0));
+		return -1;
+	}
+	struct segment s = segment_decode(raw);
+	if (!s.s || segment_is_code(&s) || !(s.type & SEG_TYPE_WRITABLE) ||
+	    s.dpl != 0 || (ss0 & 3) != 0) {
+		*err = fault(VEC_TS, selector_error(ev, (uint16_t)ss0));
+		return -1;
+	}
+	if (!s.present) {
+		*err = fault(VEC_SS, selector_error(ev, (uint16_t)ss0));
+		return -1;
+	}
+	*ss = (uint16_t)ss0;
+	*esp = esp0;
+	*ss_base = s.base;
+	return 0;
+}
+
+static int try_deliver(struct vcpu *v, const struct event *ev, struct event *err)
+{
+	struct trapframe *tf = v->regs;
+	uint32_t gate[2];
+
+	/* The gate. */
+	if ((uint32_t)ev->vector * 8 + 7 > v->idtr.limit ||
+	    vmem_read(v, v->idtr.base + ev->vector * 8, gate, 8)) {
+		*err = fault(VEC_GP, idt_error(ev));
+		return -1;
+	}
+	unsigned type = (gate[1] >> 8) & 0x1f;	/* with the S bit, which must be 0 */
+	unsigned gate_dpl = (gate[1] >> 13) & 3;
+	if (type != GATE_INT32 && type != GATE_TRAP32) {
+		/* Task gates and 16-bit gates are not virtualized: a guest
+		 * using one is told so by a #GP, not run wrongly. */
+		*err = fault(VEC_GP, idt_error(ev));
+		return -1;
+	}
+	if (ev->source == EVENT_SOFTWARE && gate_dpl < v->vpl) {
+		*err = fault(VEC_GP, idt_error(ev));
+		return -1;
+	}
+	if (!(gate[1] & 0x8000)) {
+		*err = fault(VEC_NP, idt_error(ev));
+		return -1;
+	}
+	uint16_t sel = gate[0] >> 16;
+	uint32_t offset = (gate[0] & 0xffff) | (gate[1] & 0xffff0000u);
+
+	/* The handler's code segment decides the new privilege. */
+	uint64_t raw;
+	if (vmem_gdt_entry(v, sel, &raw)) {
+		*err = fault(VEC_GP, selector_error(ev, sel));
+		return -1;
+	}
+	struct segment cs = segment_decode(raw);
+	if (!segment_is_code(&cs) || cs.dpl > v->vpl ||
+	    (cs.dpl != VPL_KERNEL && cs.dpl != VPL_USER)) {
+		*err = fault(VEC_GP, selector_error(ev, sel));
+		return -1;
+	}
+	if (!cs.present) {
+		*err = fault(VEC_NP, selector_error(ev, sel));
+		return -1;
+	}
+	/* Conforming code runs at the caller's privilege. */
+	unsigned new_pl = (cs.type & SEG_TYPE_CONFORMING) ? v->vpl : cs.dpl;
+
+	/* The stack: an inner ring's from the TSS, else the current one. */
+	uint16_t new_ss = v->ss;
+	uint32_t new_esp = tf->esp, new_ss_base = v->ss_base;
+	uint32_t frame[7];
+	unsigned n = 0;
+	if (new_pl < v->vpl) {
+		if (read_ring0_stack(v, ev, &new_ss, &new_esp, &new_ss_base, err))
+			return -1;
+		frame[n++] = v->ss;
+		frame[n++] = tf->esp;
+	}
+	frame[n++] = (tf->eflags & ~EFLAGS_IF) | (v->vif ? EFLAGS_IF : 0);
+	frame[n++] = v->cs;
+	frame[n++] = tf->eip;
+	if (ev->has_error)
+		frame[n++] = ev->error;
+
+	/* Push: highest address first, as the CPU does. */
+	uint32_t bytes = 4 * n;
+	uint32_t top = new_esp - bytes;
+	uint32_t words[7];
+	for (unsigned i = 0; i < n; i++)
+		words[i] = frame[n - 1 - i];
+	if (vmem_write(v, new_ss_base + top, words, bytes)) {
+		*err = fault(new_pl < v->vpl ? VEC_TS : VEC_SS, 0);
+		return -1;
+	}
+
+	/* Commit: nothing above has changed the vCPU. */
+	if (arch_guest_set_code(v, raw)) {
+		/* Valid for the guest, but it starts inside the VMM's space,
+		 * so the VMM cannot run the guest on it. */
+		*err = fault(VEC_GP, selector_error(ev, sel));
+		return -1;
+	}
+	v->cs = (sel & 0xfffc) | new_pl;
+	v->cs_base = cs.base;
+	v->ss = new_ss;
+	v->ss_base = new_ss_base;
+	tf->esp = top;
+	tf->eip = offset;
+	tf->eflags &= ~(EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM);
+	if (type == GATE_INT32)
+		v->vif = 0;
+	v->sti_shadow = 0;
+	v->halted = 0;
+	if (new_pl != v->vpl) {
+		v->vpl = new_pl;
+		arch_guest_switch_ring(v);
+	}
+	return 0;
+}
+
+int deliver_event(struct vcpu *v, struct event ev)
+{
+	/* Each failed attempt turns into the next event to deliver: the new
+	 * fault itself, or a double fault.  A fault while delivering a double
+	 * fault is a triple fault, and a few rounds always reach one. */
+	for (int attempt = 0; attempt < 4; attempt++) {
+		struct event next;
+		if (try_deliver(v, &ev, &next) == 0)
+			return 0;
+		if (ev.source == EVENT_EXCEPTION && ev.vector == VEC_DF)
+			return -1;
+		if (ev.source == EVENT_EXCEPTION &&
+		    deliver_is_double_fault(ev.vector, next.vector))
+			next = fault(VEC_DF, 0);
+		ev = next;
+	}
+	return -1;
+}

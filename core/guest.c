@@ -1,0 +1,177 @@
+/*
+ * The guest's life: boot, then one exit after another.
+ *
+ * Every trap from ring 3 is an exit.  An exception the guest caused is
+ * reflected to the guest's own handler (paper §4.4.1); a hardware interrupt
+ * is delivered through the guest's IDT; a #GP is usually a privileged
+ * instruction the guest kernel believed it could run, and is emulated
+ * (paper §4.4.2).  Each exit is counted by reason and, with trace=exits,
+ * logged with the guest EIP and virtual ring.
+ */
+#include "core/guest.h"
+
+#include <stdarg.h>
+
+#include "core/arch.h"
+#include "core/console.h"
+#include "core/deliver.h"
+#include "core/memory.h"
+#include "core/vmem.h"
+#include "lib/format.h"
+#include "lib/string.h"
+#include "loader/mbguest.h"
+#include "ringvisor/exit.h"
+
+/* The selectors a bootloader leaves the guest with (Linux's boot protocol
+ * names them; Multiboot leaves them unspecified, so we use the same). */
+#define BOOT_CS 0x10
+#define BOOT_DS 0x18
+#define CR0_PE  0x00000001u
+#define CR0_ET  0x00000010u
+
+static struct vcpu vcpu;
+static struct trapframe boot_regs;
+static int trace_exits;
+
+/* Exits by vector: 0-31 exceptions, 32-255 hardware interrupts. */
+static uint32_t exits_by_vector[256];
+static uint32_t exits_total;
+
+static void init_vcpu(struct vcpu *v, const struct mbguest_entry *entry)
+{
+	v->regs = &boot_regs;
+	boot_regs = (struct trapframe){
+		.eax = entry->eax, .ebx = entry->ebx, .eip = entry->eip,
+		.eflags = 0x2,
+		.ds = BOOT_DS, .es = BOOT_DS, .fs = BOOT_DS, .gs = BOOT_DS,
+	};
+	v->vpl = VPL_KERNEL;
+	v->cs = BOOT_CS;
+	v->ss = BOOT_DS;
+	v->cr0 = CR0_PE | CR0_ET;
+}
+
+void guest_boot(const struct boot_module *kernel, const struct vmm_options *opt,
+		char *err, unsigned errlen)
+{
+	struct vcpu *v = &vcpu;
+	uint32_t bytes = opt->guest_mem_mb << 20;
+
+	trace_exits = opt->trace_exits;
+	uint32_t host_base = memory_alloc_guest_ram(bytes);
+	if (!host_base) {
+		ksnprintf(err, errlen, "not enough free memory for %u MiB of guest "
+			  "RAM (mem=)", opt->guest_mem_mb);
+		return;
+	}
+	v->mem = (struct guest_mem){ bytes, host_base, arch_window };
+	/* Fresh RAM: nothing of the VMM's or the bootloader's may show. */
+	gmem_fill(&v->mem, 0, 0, bytes);
+
+	struct mbguest_entry entry;
+	char why[128];
+	if (mbguest_load(&v->mem, kernel->data, kernel->end - kernel->start,
+			 kernel->string, &entry, why, sizeof(why))) {
+		ksnprintf(err, errlen, "guest kernel (%s): %s", kernel->string, why);
+		return;
+	}
+	init_vcpu(v, &entry);
+	if (arch_guest_init(v)) {
+		ksnprintf(err, errlen, "out of memory for the guest's page tables");
+		return;
+	}
+	kprintf("guest: %u MiB of RAM at host 0x%08x, entry 0x%08x; running it "
+		"in ring 3\n", opt->guest_mem_mb, host_base, entry.eip);
+	arch_enter_guest(v);
+}
+
+static const char *ring_name(const struct vcpu *v)
+{
+	return v->vpl == VPL_KERNEL ? "kernel" : "user";
+}
+
+static void print_exit_statistics(void)
+{
+	kprintf("exits: %u\n", exits_total);
+	for (unsigned vec = 0; vec < 256; vec++)
+		if (exits_by_vector[vec])
+			kprintf("  %-28s %3u  %10u\n", vector_name(vec), vec,
+				exits_by_vector[vec]);
+}
+
+void guest_shutdown(struct vcpu *v, int status)
+{
+	(void)v;
+	kprintf("\nringvisor: the guest stopped with status %d\n", status);
+	print_exit_statistics();
+	arch_exit(status);
+}
+
+static void print_guest_state(const struct vcpu *v)
+{
+	const struct trapframe *tf = v->regs;
+	kprintf("EAX=%08x EBX=%08x ECX=%08x EDX=%08x\n", tf->eax, tf->ebx, tf->ecx, tf->edx);
+	kprintf("ESI=%08x EDI=%08x EBP=%08x ESP=%08x\n", tf->esi, tf->edi, tf->ebp, tf->esp);
+	kprintf("EIP=%08x EFLAGS=%08x CS=%04x SS=%04x DS=%04x ES=%04x FS=%04x GS=%04x\n",
+		tf->eip, (tf->eflags & ~0x200u) | (v->vif ? 0x200u : 0), v->cs, v->ss,
+		tf->ds & 0xffff, tf->es & 0xffff, tf->fs & 0xffff, tf->gs & 0xffff);
+	kprintf("CR0=%08x CR2=%08x CR3=%08x CR4=%08x (virtual)\n",
+		v->cr0, v->cr2, v->cr3, v->cr4);
+	kprintf("GDTR=%08x/%04x IDTR=%08x/%04x LDTR=%04x TR=%04x ring=%s\n",
+		v->gdtr.base, v->gdtr.limit, v->idtr.base, v->idtr.limit,
+		v->ldtr, v->tr, ring_name(v));
+	uint8_t code[16];
+	kprintf("code at CS:EIP:");
+	if (vmem_read(v, v->cs_base + tf->eip, code, sizeof(code)) == 0)
+		for (unsigned i = 0; i < sizeof(code); i++)
+			kprintf(" %02x", code[i]);
+	else
+		kprintf(" <not in guest memory>");
+	kprintf("\n");
+}
+
+void guest_die(struct vcpu *v, const char *fmt, ...)
+{
+	char why[160];
+	va_list ap;
+	va_start(ap, fmt);
+	kvsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+
+	kprintf("\n*** guest stopped by the VMM: %s\n", why);
+	kprintf("last exit: %s (vector %u), error code 0x%08x\n",
+		vector_name(v->regs->vector), v->regs->vector, v->regs->error);
+	print_guest_state(v);
+	print_exit_statistics();
+	arch_exit(EXIT_GUEST_DIED);
+}
+
+static void deliver_or_die(struct vcpu *v, struct event ev)
+{
+	if (deliver_event(v, ev))
+		guest_die(v, "triple fault while delivering %s (vector %u)",
+			  vector_name(ev.vector), ev.vector);
+}
+
+struct vcpu *guest_exit(struct trapframe *tf)
+{
+	struct vcpu *v = &vcpu;
+	uint8_t vector = (uint8_t)tf->vector;
+
+	v->regs = tf;
+	exits_total++;
+	exits_by_vector[vector]++;
+	if (trace_exits)
+		kprintf("exit: %-26s eip=%08x ring=%s\n", vector_name(vector),
+			tf->eip, ring_name(v));
+
+	if (vector == VEC_GP)
+		guest_die(v, "#GP: emulating privileged instructions is not "
+			  "implemented yet");
+	if (vector < 32)
+		deliver_or_die(v, (struct event){ vector,
+			vector_has_error_code(vector), tf->error, EVENT_EXCEPTION });
+	else
+		deliver_or_die(v, (struct event){ vector, 0, 0, EVENT_EXTERNAL });
+	return v;
+}

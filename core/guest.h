@@ -1,0 +1,32 @@
+/* The guest: creating it, and handling every exit from it. */
+#ifndef CORE_GUEST_H
+#define CORE_GUEST_H
+
+#include "core/options.h"
+#include "core/vcpu.h"
+#include "loader/multiboot.h"
+
+/*
+ * Give the guest its RAM, load kernel (a Multiboot ELF module) into it and
+ * start it in virtual kernel mode.  Returns only on failure, with a one-line
+ * reason in err.
+ */
+void guest_boot(const struct boot_module *kernel, const struct vmm_options *opt,
+		char *err, unsigned errlen);
+
+/*
+ * The guest trapped into the VMM with its registers in *tf.  Handle the
+ * exit and return the vCPU to resume (the arch then returns to it).
+ */
+struct vcpu *guest_exit(struct trapframe *tf);
+
+/* Stop the guest and the machine, printing why, the guest's state and the
+ * exit statistics. */
+void guest_die(struct vcpu *v, const char *fmt, ...)
+	__attribute__((noreturn, format(printf, 2, 3)));
+
+/* The guest asked to end with status (ringvisor/exit.h): print the exit
+ * statistics and stop the machine. */
+void guest_shutdown(struct vcpu *v, int status) __attribute__((noreturn));
+
+#endif

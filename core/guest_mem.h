@@ -1,0 +1,39 @@
+/*
+ * Guest-physical memory: RAM from guest-physical 0 to size, backed by one
+ * contiguous block of host frames.
+ *
+ * The VMM never dereferences a guest address directly.  Every access goes
+ * through gmem_read()/gmem_write(), which check the range against the guest's
+ * RAM and reach the host frames through the arch's window mapping.  That
+ * keeps "every guest pointer is hostile" in one place, and lets the host unit
+ * tests run the emulator against a plain buffer.
+ */
+#ifndef CORE_GUEST_MEM_H
+#define CORE_GUEST_MEM_H
+
+#include <stdint.h>
+
+struct guest_mem {
+	uint32_t size;		/* bytes of RAM, a multiple of 4 KiB */
+	uint32_t host_base;	/* host-physical address of guest-physical 0 */
+	/*
+	 * Make host-physical pa readable and writable by the VMM; returns a
+	 * pointer and sets *len to how many bytes from pa are reachable
+	 * through it (at least 1).  The pointer stays valid until the next
+	 * call.  The VMM uses windows onto host memory; tests use a buffer.
+	 */
+	uint8_t *(*map)(uint32_t pa, uint32_t *len);
+};
+
+/* Whether [gpa, gpa+len) lies inside guest RAM. */
+int gmem_contains(const struct guest_mem *gm, uint32_t gpa, uint32_t len);
+
+/* Copy to or from guest-physical memory.  Return 0, or -1 (and copy
+ * nothing) when the range is not wholly inside guest RAM. */
+int gmem_read(const struct guest_mem *gm, uint32_t gpa, void *buf, uint32_t len);
+int gmem_write(const struct guest_mem *gm, uint32_t gpa, const void *buf,
+	       uint32_t len);
+int gmem_fill(const struct guest_mem *gm, uint32_t gpa, uint8_t value,
+	      uint32_t len);
+
+#endif

@@ -1,0 +1,101 @@
+#include "core/segments.h"
+
+struct segment segment_decode(uint64_t raw)
+{
+	uint32_t lo = (uint32_t)raw, hi = (uint32_t)(raw >> 32);
+	struct segment s = {
+		.base = (lo >> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000u),
+		.limit = (lo & 0xffff) | (hi & 0x000f0000u),
+		.type = (hi >> 8) & 0xf,
+		.s = (hi >> 12) & 1,
+		.dpl = (hi >> 13) & 3,
+		.present = (hi >> 15) & 1,
+		.avl = (hi >> 20) & 1,
+		.db = (hi >> 22) & 1,
+		.g = (hi >> 23) & 1,
+	};
+	if (s.g)	/* 4 KiB units; the low 12 bits read as ones */
+		s.limit = (s.limit << 12) | 0xfff;
+	return s;
+}
+
+uint64_t segment_encode(const struct segment *s)
+{
+	uint32_t limit = s->limit;
+	int g = s->g;
+	/* Byte granularity reaches 1 MiB; beyond it, whole pages. */
+	if (limit > 0xfffff) {
+		g = 1;
+		limit >>= 12;
+	} else if (g) {
+		limit >>= 12;
+	}
+	uint32_t lo = (limit & 0xffff) | (s->base << 16);
+	uint32_t hi = ((s->base >> 16) & 0xff) | (s->base & 0xff000000u) |
+		      (limit & 0x000f0000u) | ((uint32_t)(s->type & 0xf) << 8) |
+		      ((uint32_t)s->s << 12) | ((uint32_t)(s->dpl & 3) << 13) |
+		      ((uint32_t)s->present << 15) | ((uint32_t)s->avl << 20) |
+		      ((uint32_t)s->db << 22) | ((uint32_t)g << 23);
+	return ((uint64_t)hi << 32) | lo;
+}
+
+/*
+ * Shrink an expand-up segment so base + limit stays below the VMM.  With
+ * 4 KiB granularity the limit can only end on a page boundary minus one,
+ * which is exactly what GUEST_LINEAR_LIMIT allows.  A segment starting at
+ * or above the VMM cannot be represented: it is marked not present, so
+ * loading it faults (#NP) instead of reaching the VMM.
+ */
+static void clip(struct segment *s)
+{
+	if (s->base >= GUEST_LINEAR_LIMIT) {
+		s->present = 0;
+		return;
+	}
+	uint32_t room = GUEST_LINEAR_LIMIT - 1 - s->base;
+	if (s->limit > room) {
+		s->limit = room;
+		/* A page-granular limit must end in 0xfff; round down. */
+		if (s->g || s->limit > 0xfffff) {
+			if ((s->limit & 0xfff) != 0xfff)
+				s->limit = (s->limit & ~0xfffu) - 1;
+			s->g = 1;
+		}
+	}
+}
+
+uint64_t segments_mirror(uint64_t raw)
+{
+	struct segment s = segment_decode(raw);
+
+	if (!s.s)
+		return 0;	/* system descriptors: never in the real GDT */
+	if (segment_is_code(&s)) {
+		/* Unusable from ring 3: transfers to it fault into the VMM. */
+		s.type &= ~SEG_TYPE_CONFORMING;
+		s.dpl = 0;
+	} else {
+		s.dpl = 3;
+	}
+	/*
+	 * Expand-down data segments cover offsets limit+1 .. 0xffff or
+	 * 0xffffffff (B flag); their top cannot be lowered without changing
+	 * which offsets are valid.  They are left as they are: the VMM's
+	 * pages are supervisor-only, so paging still keeps the guest out.
+	 */
+	if (!(!segment_is_code(&s) && (s.type & SEG_TYPE_EXPAND_DOWN)))
+		clip(&s);
+	return segment_encode(&s);
+}
+
+uint64_t segments_code_alias(uint64_t raw)
+{
+	struct segment s = segment_decode(raw);
+
+	if (!s.present || !segment_is_code(&s))
+		return 0;
+	s.type &= ~SEG_TYPE_CONFORMING;
+	s.dpl = 3;
+	clip(&s);
+	return segment_encode(&s);
+}

@@ -1,0 +1,62 @@
+/*
+ * Mirroring guest segment descriptors into the real GDT (paper §4.2).
+ *
+ * The guest kernel writes descriptors for ring 0; it runs in ring 3.  Every
+ * guest descriptor is rewritten before the CPU may use it:
+ *   - data segments get DPL 3, so ring-3 guest code can load them, and a
+ *     limit clipped so no offset reaches the VMM at 0xFC000000 and up;
+ *   - code segments become DPL-0, non-conforming: the guest can never jump,
+ *     call or IRET to them from ring 3, so every such transfer faults into
+ *     the VMM, which completes it (paper §4.5).  The guest's code actually
+ *     runs on a VMM-owned alias of the descriptor (see segments_code_alias);
+ *   - system descriptors (TSS, LDT, call/task gates) are never mirrored: a
+ *     gate in the real GDT could carry ring-3 code into ring 0.  They read
+ *     as not present; the VMM emulates ltr/lldt itself.
+ *
+ * Pure C over 8-byte descriptors: unit-tested on the host.
+ */
+#ifndef CORE_SEGMENTS_H
+#define CORE_SEGMENTS_H
+
+#include <stdint.h>
+
+/* The first linear address the guest may not reach. */
+#define GUEST_LINEAR_LIMIT 0xFC000000u
+
+/* A descriptor as the CPU reads it, decoded (SDM Vol. 3A §3.4.5). */
+struct segment {
+	uint32_t base;
+	uint32_t limit;		/* in bytes, after granularity */
+	uint8_t type;		/* 4 bits: for S=1, bit 3 = code, bit 2 = expand-down
+				   (data) or conforming (code), bit 1 = writable/readable */
+	uint8_t s;		/* 1 = code/data, 0 = system */
+	uint8_t dpl;
+	uint8_t present;
+	uint8_t avl, db, g;
+};
+
+#define SEG_TYPE_CODE        0x8
+#define SEG_TYPE_EXPAND_DOWN 0x4	/* data */
+#define SEG_TYPE_CONFORMING  0x4	/* code */
+#define SEG_TYPE_WRITABLE    0x2	/* data */
+#define SEG_TYPE_READABLE    0x2	/* code */
+#define SEG_TYPE_ACCESSED    0x1
+
+struct segment segment_decode(uint64_t raw);
+uint64_t segment_encode(const struct segment *seg);
+
+/* Whether a decoded descriptor is a code or data segment (S=1). */
+static inline int segment_is_code(const struct segment *s)
+{
+	return s->s && (s->type & SEG_TYPE_CODE);
+}
+
+/* The real descriptor for guest descriptor raw (rules above). */
+uint64_t segments_mirror(uint64_t raw);
+
+/* The descriptor guest code runs on: guest code descriptor raw made DPL 3,
+ * non-conforming, clipped.  Returns 0 (not present) if raw is not a present
+ * code segment. */
+uint64_t segments_code_alias(uint64_t raw);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * The virtual CPU: everything the guest believes about the processor it runs
+ * on, and that the real processor does not hold because the guest really
+ * runs in ring 3 (paper §3, §4.4).
+ */
+#ifndef CORE_VCPU_H
+#define CORE_VCPU_H
+
+#include <stdint.h>
+#include "core/guest_mem.h"
+
+/*
+ * The guest's registers while the VMM runs, laid out as the trap stubs save
+ * them on the VMM stack (pusha order, then the data segments, then the
+ * vector and error code, then what the CPU pushed on a ring 3 -> 0 trap).
+ * eip, eflags and the general registers are the guest's own; cs and ss are
+ * the real selectors, which the VMM chooses (see vcpu.cs and vcpu.ss).
+ */
+struct trapframe {
+	uint32_t edi, esi, ebp, esp_pusha, ebx, edx, ecx, eax;
+	uint32_t gs, fs, es, ds;
+	uint32_t vector;
+	uint32_t error;		/* 0 for vectors without an error code */
+	uint32_t eip, cs, eflags;
+	uint32_t esp, ss;	/* pushed only when entering from ring 3 */
+};
+
+/* Virtual privilege levels: the guest's idea of its current ring. */
+enum { VPL_KERNEL = 0, VPL_USER = 3 };
+
+struct descriptor_table {
+	uint32_t base;		/* guest linear address */
+	uint16_t limit;
+};
+
+struct vcpu {
+	struct trapframe *regs;	/* the live frame, on the VMM stack */
+
+	unsigned vpl;		/* VPL_KERNEL or VPL_USER */
+	uint16_t cs, ss;	/* the selectors the guest believes it holds */
+	uint32_t cs_base, ss_base; /* their bases, cached when loaded, as the CPU does */
+	int vif;		/* virtual EFLAGS.IF (the real IF follows it) */
+	int sti_shadow;		/* an sti just ran: no interrupt before the next instruction */
+	int halted;		/* in hlt, waiting for an interrupt */
+
+	uint32_t cr0, cr2, cr3, cr4;
+	struct descriptor_table gdtr, idtr;
+	uint16_t ldtr, tr;
+	uint32_t tr_base, tr_limit;	/* the guest TSS, cached by ltr */
+	uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
+
+	struct guest_mem mem;
+};
+
+#endif
