@@ -34,10 +34,15 @@ VMM_LDFLAGS := -m32 -nostdlib -static -no-pie -Wl,--build-id=none \
 	-Wl,-z,noexecstack -Wl,--no-warn-rwx-segments -Wl,-T,arch/ia32/link.ld
 
 # The pure-C sources also compile for the host, where the unit tests run.
-PURE_SRCS := lib/format.c core/palloc.c core/options.c core/guest_mem.c core/segments.c core/vmem.c core/deliver.c \
+PURE_SRCS := lib/format.c core/palloc.c core/options.c core/guest_mem.c \
+	core/segments.c core/vmem.c core/decode.c \
 	loader/multiboot.c loader/elf.c loader/mbguest.c
-VMM_SRCS := $(PURE_SRCS) lib/string.c core/main.c core/console.c core/memory.c core/guest.c \
-	dev/uart16550.c \
+# The rest of the core calls into the arch (core/arch.h), so it is built for
+# the VMM only (host tests of it supply their own arch functions).
+VMM_SRCS := $(PURE_SRCS) lib/string.c \
+	core/main.c core/console.c core/memory.c core/guest.c core/deliver.c \
+	core/emulate.c core/ring.c core/ioport.c core/hypercall.c \
+	dev/uart16550.c dev/i8259.c \
 	arch/ia32/boot.S arch/ia32/vectors.S arch/ia32/cpu.c arch/ia32/paging.c \
 	arch/ia32/trap.c arch/ia32/panic.c arch/ia32/arch.c arch/ia32/guest.c
 VMM_OBJS := $(patsubst %,$(B)/vmm/%.o,$(VMM_SRCS))
@@ -64,18 +69,7 @@ GUEST_CFLAGS := -std=gnu11 -m32 -march=i686 -ffreestanding -fno-pic -fno-pie \
 	-Wall -Wextra -Werror -I. -Iinclude -MMD -MP
 GUEST_LDFLAGS := -m32 -nostdlib -static -no-pie -Wl,--build-id=none \
 	-Wl,-z,noexecstack -Wl,--no-warn-rwx-segments
-GUESTS := hello
-
-guests: $(patsubst %,$(B)/guests/%.elf,$(GUESTS))
-
-$(B)/guests/obj/%.o: guests/%
-	@mkdir -p $(dir $@)
-	$(call say,CC,$<)
-	$(Q)$(CC) $(GUEST_CFLAGS) -c $< -o $@
-
-$(B)/guests/hello.elf: $(B)/guests/obj/hello/hello.c.o $(B)/guests/obj/hello/start.S.o guests/hello/link.ld
-	$(call say,LD,$@)
-	$(Q)$(CC) $(GUEST_LDFLAGS) -Wl,-T,guests/hello/link.ld -o $@ $(filter %.o,$^)
+include guests/guests.mk
 
 # ---- host unit tests (cmocka, with AddressSanitizer and UBSan) ----
 HOST_CC := gcc

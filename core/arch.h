@@ -45,11 +45,30 @@ void arch_enter_guest(struct vcpu *v) __attribute__((noreturn));
  * starts inside the VMM's space). */
 int arch_guest_set_code(struct vcpu *v, uint64_t raw);
 
+/* The guest's stack segment is now guest descriptor raw (a writable data
+ * segment): make the real descriptor it runs on.  -1 if it cannot be made. */
+int arch_guest_set_stack(struct vcpu *v, uint64_t raw);
+
+/* The guest's CR0 changed: give the real CR0 its FPU bits (MP, EM, TS,
+ * NE), so the guest's FPU instructions fault exactly as they should. */
+void arch_guest_set_cr0(struct vcpu *v);
+
+/* The debug status (DR6) of the #DB just taken; clears the real one. */
+uint32_t arch_take_debug_status(void);
+
 /* Mirror guest GDT entry index into the real GDT (paper §4.2). */
 void arch_guest_mirror_gdt(unsigned index, uint64_t raw);
 
 /* The virtual ring changed (v->vpl): switch what depends on it. */
 void arch_guest_switch_ring(struct vcpu *v);
+
+/* Real port I/O, for the devices the VMM mediates.  size is 1, 2 or 4. */
+uint32_t arch_port_in(uint16_t port, unsigned size);
+void arch_port_out(uint16_t port, unsigned size, uint32_t value);
+
+/* Wait, with interrupts open, until a hardware interrupt arrives, setting
+ * the bit of each real vector that did in pending (the guest is in hlt). */
+void arch_wait_for_interrupt(uint32_t pending[8]);
 
 /* Stop the machine, reporting status (ringvisor/exit.h) to the harness. */
 void arch_exit(int status) __attribute__((noreturn));

@@ -6,6 +6,7 @@
 #include "core/deliver.h"
 
 #include "core/arch.h"
+#include "core/emulate.h"
 #include "core/segments.h"
 #include "core/vmem.h"
 
@@ -74,7 +75,7 @@ int deliver_is_double_fault(uint8_t first, uint8_t second)
 static struct event fault(uint8_t vector, uint32_t error)
 {
 	return (struct event){ vector, vector_has_error_code(vector), error,
-			       EVENT_EXCEPTION };
+			       EVENT_EXCEPTION, 0 };
 }
 
 /* An error code naming an IDT entry or a selector (SDM Vol. 3A §6.13). */
@@ -91,7 +92,7 @@ static uint32_t selector_error(const struct event *ev, uint16_t sel)
 
 /* The inner stack from the guest's TSS, for a switch to ring 0. */
 static int read_ring0_stack(struct vcpu *v, const struct event *ev,
-			    uint16_t *ss, uint32_t *esp, uint32_t *ss_base,
+			    uint16_t *ss, uint32_t *esp, uint64_t *ss_raw,
 			    struct event *err)
 {
 	uint32_t esp0, ss0;
@@ -106,6 +107,11 @@ static int read_ring0_stack(struct vcpu *v, const struct event *ev,
 		return -1;
 	}
 	struct segment s = segment_decode(raw);
+	if (segments_stack_alias(raw) == 0 && s.present) {
+		/* A stack the VMM cannot run the guest on (inside its space). */
+		*err = fault(VEC_TS, selector_error(ev, (uint16_t)ss0));
+		return -1;
+	}
 	if (!s.s || segment_is_code(&s) || !(s.type & SEG_TYPE_WRITABLE) ||
 	    s.dpl != 0 || (ss0 & 3) != 0) {
 		*err = fault(VEC_TS, selector_error(ev, (uint16_t)ss0));
@@ -117,7 +123,7 @@ static int read_ring0_stack(struct vcpu *v, const struct event *ev,
 	}
 	*ss = (uint16_t)ss0;
 	*esp = esp0;
-	*ss_base = s.base;
+	*ss_raw = raw;
 	return 0;
 }
 
@@ -167,17 +173,24 @@ static int try_deliver(struct vcpu *v, const struct event *ev, struct event *err
 		*err = fault(VEC_NP, selector_error(ev, sel));
 		return -1;
 	}
+	if (segments_code_alias(raw) == 0) {
+		/* Valid for the guest, but starting inside the VMM's space. */
+		*err = fault(VEC_GP, selector_error(ev, sel));
+		return -1;
+	}
 	/* Conforming code runs at the caller's privilege. */
 	unsigned new_pl = (cs.type & SEG_TYPE_CONFORMING) ? v->vpl : cs.dpl;
 
 	/* The stack: an inner ring's from the TSS, else the current one. */
 	uint16_t new_ss = v->ss;
 	uint32_t new_esp = tf->esp, new_ss_base = v->ss_base;
+	uint64_t new_ss_raw = 0;
 	uint32_t frame[7];
 	unsigned n = 0;
 	if (new_pl < v->vpl) {
-		if (read_ring0_stack(v, ev, &new_ss, &new_esp, &new_ss_base, err))
+		if (read_ring0_stack(v, ev, &new_ss, &new_esp, &new_ss_raw, err))
 			return -1;
+		new_ss_base = segment_decode(new_ss_raw).base;
 		frame[n++] = v->ss;
 		frame[n++] = tf->esp;
 	}
@@ -199,16 +212,9 @@ static int try_deliver(struct vcpu *v, const struct event *ev, struct event *err
 	}
 
 	/* Commit: nothing above has changed the vCPU. */
-	if (arch_guest_set_code(v, raw)) {
-		/* Valid for the guest, but it starts inside the VMM's space,
-		 * so the VMM cannot run the guest on it. */
-		*err = fault(VEC_GP, selector_error(ev, sel));
-		return -1;
-	}
-	v->cs = (sel & 0xfffc) | new_pl;
-	v->cs_base = cs.base;
-	v->ss = new_ss;
-	v->ss_base = new_ss_base;
+	ring_set_code(v, sel, new_pl, raw);
+	if (new_pl < v->vpl)
+		ring_set_stack(v, new_ss, new_ss_raw);
 	tf->esp = top;
 	tf->eip = offset;
 	tf->eflags &= ~(EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM);
@@ -232,6 +238,8 @@ int deliver_event(struct vcpu *v, struct event ev)
 		struct event next;
 		if (try_deliver(v, &ev, &next) == 0)
 			return 0;
+		if (ev.source == EVENT_SOFTWARE)
+			v->regs->eip -= ev.insn_len;
 		if (ev.source == EVENT_EXCEPTION && ev.vector == VEC_DF)
 			return -1;
 		if (ev.source == EVENT_EXCEPTION &&

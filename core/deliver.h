@@ -29,6 +29,11 @@ struct event {
 	uint8_t has_error;
 	uint32_t error;
 	enum event_source source;
+	/* EVENT_SOFTWARE: the int instruction's length.  EIP already points
+	 * past it; if delivery faults, the fault is the instruction's and
+	 * EIP goes back to it (SDM Vol. 3A §6.5: a fault reports the
+	 * faulting instruction). */
+	uint8_t insn_len;
 };
 
 /*

@@ -15,11 +15,13 @@
 #include "core/arch.h"
 #include "core/console.h"
 #include "core/deliver.h"
+#include "core/emulate.h"
 #include "core/memory.h"
 #include "core/vmem.h"
 #include "lib/format.h"
 #include "lib/string.h"
 #include "loader/mbguest.h"
+#include "dev/i8259.h"
 #include "ringvisor/exit.h"
 
 /* The selectors a bootloader leaves the guest with (Linux's boot protocol
@@ -28,6 +30,7 @@
 #define BOOT_DS 0x18
 #define CR0_PE  0x00000001u
 #define CR0_ET  0x00000010u
+#define EFLAGS_TF 0x00000100u
 
 static struct vcpu vcpu;
 static struct trapframe boot_regs;
@@ -49,6 +52,7 @@ static void init_vcpu(struct vcpu *v, const struct mbguest_entry *entry)
 	v->cs = BOOT_CS;
 	v->ss = BOOT_DS;
 	v->cr0 = CR0_PE | CR0_ET;
+	emulate_reset_debug_registers(v);
 }
 
 void guest_boot(const struct boot_module *kernel, const struct vmm_options *opt,
@@ -146,11 +150,67 @@ void guest_die(struct vcpu *v, const char *fmt, ...)
 	arch_exit(EXIT_GUEST_DIED);
 }
 
+void guest_resume_failed(uint32_t vector, uint32_t error)
+{
+	guest_die(&vcpu, "the CPU refused the state the VMM resumed the guest "
+		  "with: %s (vector %u), error code 0x%08x (a VMM bug)",
+		  vector_name(vector), vector, error);
+}
+
 static void deliver_or_die(struct vcpu *v, struct event ev)
 {
 	if (deliver_event(v, ev))
 		guest_die(v, "triple fault while delivering %s (vector %u)",
 			  vector_name(ev.vector), ev.vector);
+}
+
+/* The guest's vector for a real hardware interrupt vector, or -1. */
+static int guest_irq_vector(uint8_t real_vector)
+{
+	return pic_guest_vector(real_vector);
+}
+
+static void mark_pending(struct vcpu *v, uint8_t real_vector)
+{
+	v->pending_irqs[real_vector / 32] |= 1u << (real_vector % 32);
+}
+
+/* Deliver the highest-priority pending interrupt if the guest can take it
+ * now.  The PIC's priority is its IRQ order, lowest real vector first. */
+static void deliver_pending(struct vcpu *v)
+{
+	if (!v->vif || v->sti_shadow)
+		return;
+	for (unsigned word = 0; word < 8; word++) {
+		if (!v->pending_irqs[word])
+			continue;
+		unsigned bit = (unsigned)__builtin_ctz(v->pending_irqs[word]);
+		v->pending_irqs[word] &= ~(1u << bit);
+		int vector = guest_irq_vector((uint8_t)(word * 32 + bit));
+		if (vector >= 0)
+			deliver_or_die(v, (struct event){ .vector = (uint8_t)vector,
+							  .source = EVENT_EXTERNAL });
+		return;
+	}
+}
+
+static void handle_exit(struct vcpu *v, uint8_t vector)
+{
+	struct trapframe *tf = v->regs;
+	struct event raise;
+
+	if (vector == VEC_GP) {
+		if (emulate_gp(v, tf->error, &raise) == RAISE)
+			deliver_or_die(v, raise);
+	} else if (vector < 32) {
+		deliver_or_die(v, (struct event){ .vector = vector,
+			.has_error = (uint8_t)vector_has_error_code(vector),
+			.error = tf->error, .source = EVENT_EXCEPTION });
+	} else {
+		/* A hardware interrupt: the guest had IF set, or it could not
+		 * have reached us, so it is taken now. */
+		mark_pending(v, vector);
+	}
 }
 
 struct vcpu *guest_exit(struct trapframe *tf)
@@ -165,13 +225,27 @@ struct vcpu *guest_exit(struct trapframe *tf)
 		kprintf("exit: %-26s eip=%08x ring=%s\n", vector_name(vector),
 			tf->eip, ring_name(v));
 
-	if (vector == VEC_GP)
-		guest_die(v, "#GP: emulating privileged instructions is not "
-			  "implemented yet");
-	if (vector < 32)
-		deliver_or_die(v, (struct event){ vector,
-			vector_has_error_code(vector), tf->error, EVENT_EXCEPTION });
-	else
-		deliver_or_die(v, (struct event){ vector, 0, 0, EVENT_EXTERNAL });
+	/*
+	 * The instruction after an emulated sti has now run (the single-step
+	 * #DB) or trapped itself: the shadow is over either way.
+	 */
+	int shadow_step_done = 0;
+	uint32_t debug_status = vector == VEC_DB ? arch_take_debug_status() : 0;
+	if (v->sti_shadow) {
+		v->sti_shadow = 0;
+		tf->eflags &= ~EFLAGS_TF;
+		shadow_step_done = vector == VEC_DB;
+	}
+	/* A #DB for the guest: its handler reads why in DR6. */
+	if (vector == VEC_DB && !shadow_step_done)
+		v->dr[6] = debug_status;
+	if (!shadow_step_done)
+		handle_exit(v, vector);
+
+	while (v->halted) {
+		arch_wait_for_interrupt(v->pending_irqs);
+		deliver_pending(v);
+	}
+	deliver_pending(v);
 	return v;
 }

@@ -25,6 +25,10 @@ struct vcpu *guest_exit(struct trapframe *tf);
 void guest_die(struct vcpu *v, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 2, 3)));
 
+/* The VMM could not return to the guest: the CPU refused the state it
+ * built (vector and error code of that fault).  Stops the guest. */
+void guest_resume_failed(uint32_t vector, uint32_t error) __attribute__((noreturn));
+
 /* The guest asked to end with status (ringvisor/exit.h): print the exit
  * statistics and stop the machine. */
 void guest_shutdown(struct vcpu *v, int status) __attribute__((noreturn));

@@ -88,6 +88,18 @@ uint64_t segments_mirror(uint64_t raw)
 	return segment_encode(&s);
 }
 
+uint64_t segments_stack_alias(uint64_t raw)
+{
+	struct segment s = segment_decode(raw);
+
+	if (!s.present || !s.s || segment_is_code(&s) || !(s.type & SEG_TYPE_WRITABLE))
+		return 0;
+	s.dpl = 3;
+	if (!(s.type & SEG_TYPE_EXPAND_DOWN))
+		clip(&s);
+	return s.present ? segment_encode(&s) : 0;
+}
+
 uint64_t segments_code_alias(uint64_t raw)
 {
 	struct segment s = segment_decode(raw);
@@ -97,5 +109,5 @@ uint64_t segments_code_alias(uint64_t raw)
 	s.type &= ~SEG_TYPE_CONFORMING;
 	s.dpl = 3;
 	clip(&s);
-	return segment_encode(&s);
+	return s.present ? segment_encode(&s) : 0;
 }

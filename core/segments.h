@@ -9,6 +9,10 @@
  *     call or IRET to them from ring 3, so every such transfer faults into
  *     the VMM, which completes it (paper §4.5).  The guest's code actually
  *     runs on a VMM-owned alias of the descriptor (see segments_code_alias);
+ *   - CS and SS always run on VMM-owned aliases, copied when the guest loads
+ *     them.  That is the CPU's descriptor cache: a loaded segment keeps
+ *     working after the guest rewrites or reloads its GDT, until the guest
+ *     loads the register again;
  *   - system descriptors (TSS, LDT, call/task gates) are never mirrored: a
  *     gate in the real GDT could carry ring-3 code into ring 0.  They read
  *     as not present; the VMM emulates ltr/lldt itself.
@@ -58,5 +62,9 @@ uint64_t segments_mirror(uint64_t raw);
  * non-conforming, clipped.  Returns 0 (not present) if raw is not a present
  * code segment. */
 uint64_t segments_code_alias(uint64_t raw);
+
+/* Likewise the descriptor the guest's stack runs on: a present writable data
+ * segment made DPL 3 and clipped, or 0. */
+uint64_t segments_stack_alias(uint64_t raw);
 
 #endif

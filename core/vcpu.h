@@ -40,10 +40,14 @@ struct vcpu {
 	uint16_t cs, ss;	/* the selectors the guest believes it holds */
 	uint32_t cs_base, ss_base; /* their bases, cached when loaded, as the CPU does */
 	int vif;		/* virtual EFLAGS.IF (the real IF follows it) */
-	int sti_shadow;		/* an sti just ran: no interrupt before the next instruction */
+	int sti_shadow;		/* single-stepping the instruction after sti (see emulate.c) */
 	int halted;		/* in hlt, waiting for an interrupt */
+	/* Hardware interrupts taken while the guest could not receive them
+	 * (IF=0, or the VMM waiting in hlt): one bit per vector. */
+	uint32_t pending_irqs[256 / 32];
 
 	uint32_t cr0, cr2, cr3, cr4;
+	uint32_t dr[8];		/* DR0-DR3, DR6, DR7 (4 and 5 alias 6 and 7) */
 	struct descriptor_table gdtr, idtr;
 	uint16_t ldtr, tr;
 	uint32_t tr_base, tr_limit;	/* the guest TSS, cached by ltr */
@@ -51,5 +55,15 @@ struct vcpu {
 
 	struct guest_mem mem;
 };
+
+/* General register n (REG_EAX..REG_EDI, as the decoder numbers them).
+ * The frame holds them in pusha order, EDI first; the guest's ESP is the
+ * one the CPU pushed, not pusha's. */
+static inline uint32_t *vcpu_reg(struct trapframe *tf, unsigned n)
+{
+	if (n == 4)
+		return &tf->esp;
+	return &(&tf->edi)[7 - (n & 7)];
+}
 
 #endif

@@ -71,6 +71,30 @@ void arch_provoke_fault(enum panic_test kind)
 	}
 }
 
+uint32_t arch_port_in(uint16_t port, unsigned size)
+{
+	uint32_t v;
+	if (size == 1) {
+		return inb(port);
+	} else if (size == 2) {
+		uint16_t w;
+		__asm__ volatile("inw %1, %0" : "=a"(w) : "Nd"(port));
+		return w;
+	}
+	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+void arch_port_out(uint16_t port, unsigned size, uint32_t value)
+{
+	if (size == 1)
+		outb(port, (uint8_t)value);
+	else if (size == 2)
+		__asm__ volatile("outw %0, %1" : : "a"((uint16_t)value), "Nd"(port));
+	else
+		__asm__ volatile("outl %0, %1" : : "a"(value), "Nd"(port));
+}
+
 void arch_exit(int status)
 {
 	outb(EXIT_PORT, (uint8_t)(EXIT_PORT_BIAS + status));

@@ -107,11 +107,33 @@ static void setup_idt(void)
 	__asm__ volatile("lidt %0" : : "m"(ptr));
 }
 
+/*
+ * User-mode instruction prevention (SDM Vol. 3A §2.5): with CR4.UMIP, sgdt,
+ * sidt, sldt, str and smsw fault in ring 3.  Without it they would quietly
+ * hand the guest kernel the VMM's own tables instead of its virtual ones.
+ */
+static void enable_umip(void)
+{
+	uint32_t max_leaf, b, c, d;
+	cpuid(0, &max_leaf, &b, &c, &d);
+	if (max_leaf < 7)
+		return;
+	cpuid(7, &max_leaf, &b, &c, &d);
+	if (c & CPUID_7_ECX_UMIP)
+		write_cr4(read_cr4() | CR4_UMIP);
+}
+
 void cpu_init(void)
 {
 	setup_gdt();
 	setup_tss();
 	setup_idt();
+	enable_umip();
+}
+
+int cpu_has_umip(void)
+{
+	return (read_cr4() & CR4_UMIP) != 0;
 }
 
 void cpu_set_double_fault_cr3(uint32_t cr3)

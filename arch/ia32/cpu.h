@@ -9,6 +9,9 @@
  * or (later) in a guest, reaches trap(). */
 void cpu_init(void);
 
+/* Whether sgdt/sidt/sldt/str/smsw trap in ring 3 (CR4.UMIP is on). */
+int cpu_has_umip(void);
+
 /* The double-fault task switches CR3 too: tell it the final page directory. */
 void cpu_set_double_fault_cr3(uint32_t cr3);
 

@@ -14,13 +14,15 @@
 #define GDT_TSS           34	/* the TSS every ring 3 -> 0 transition uses */
 #define GDT_DF_TSS        35	/* the task the double-fault gate switches to */
 #define GDT_GUEST_CODE    36	/* the guest's current code segment, DPL 3 */
-#define GDT_ENTRIES       37
+#define GDT_GUEST_STACK   37	/* the guest's current stack segment, DPL 3 */
+#define GDT_ENTRIES       38
 
 #define SEL_VMM_CS  (GDT_VMM_CS << 3)	/* 0x100 */
 #define SEL_VMM_DS  (GDT_VMM_DS << 3)	/* 0x108 */
 #define SEL_TSS     (GDT_TSS << 3)	/* 0x110 */
 #define SEL_DF_TSS  (GDT_DF_TSS << 3)	/* 0x118 */
 #define SEL_GUEST_CODE ((GDT_GUEST_CODE << 3) | 3)	/* 0x123 */
+#define SEL_GUEST_STACK ((GDT_GUEST_STACK << 3) | 3)	/* 0x12b */
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>

@@ -22,6 +22,7 @@
 
 /* EFLAGS bits (SDM Vol. 1 §3.4.3). */
 #define EFLAGS_RESERVED1 0x00000002u
+#define EFLAGS_TF        0x00000100u
 #define EFLAGS_IF        0x00000200u
 #define EFLAGS_IOPL      0x00003000u
 #define EFLAGS_NT        0x00004000u
@@ -79,7 +80,9 @@ int arch_guest_init(struct vcpu *v)
 	arch_guest_mirror_gdt(2, FLAT_CODE);
 	arch_guest_mirror_gdt(3, FLAT_DATA);
 	arch_guest_set_code(v, FLAT_CODE);
+	arch_guest_set_stack(v, FLAT_DATA);
 	arch_guest_switch_ring(v);
+	arch_guest_set_cr0(v);
 	return 0;
 }
 
@@ -96,6 +99,32 @@ int arch_guest_set_code(struct vcpu *v, uint64_t raw)
 		return -1;
 	cpu_set_gdt_entry(GDT_GUEST_CODE, alias);
 	return 0;
+}
+
+int arch_guest_set_stack(struct vcpu *v, uint64_t raw)
+{
+	(void)v;
+	uint64_t alias = segments_stack_alias(raw);
+	if (alias == 0)
+		return -1;
+	cpu_set_gdt_entry(GDT_GUEST_STACK, alias);
+	return 0;
+}
+
+/* The VMM itself never touches the FPU (it is built with
+ * -mgeneral-regs-only), so these bits are the guest's alone. */
+#define CR0_GUEST_FPU_BITS (CR0_MP | CR0_EM | CR0_TS | CR0_NE)
+
+void arch_guest_set_cr0(struct vcpu *v)
+{
+	write_cr0((read_cr0() & ~CR0_GUEST_FPU_BITS) | (v->cr0 & CR0_GUEST_FPU_BITS));
+}
+
+uint32_t arch_take_debug_status(void)
+{
+	uint32_t dr6 = read_dr6();
+	write_dr6(0xffff0ff0);	/* the value with no condition recorded */
+	return dr6;
 }
 
 void arch_guest_mirror_gdt(unsigned index, uint64_t raw)
@@ -136,11 +165,17 @@ void arch_prepare_resume(struct vcpu *v)
 	struct trapframe *tf = v->regs;
 
 	tf->cs = SEL_GUEST_CODE;
-	tf->ss = v->ss | 3;
+	tf->ss = SEL_GUEST_STACK;
 	/* The real IF follows the virtual one; IOPL 0 keeps cli/sti/popf-IF
 	 * trapping or inert; NT and VM are never the guest's to set. */
 	tf->eflags = (tf->eflags & ~(EFLAGS_IF | EFLAGS_IOPL | EFLAGS_NT | EFLAGS_VM)) |
-		     EFLAGS_RESERVED1 | (v->vif ? EFLAGS_IF : 0);
+		     EFLAGS_RESERVED1;
+	/* In the sti shadow, run one instruction with interrupts still shut
+	 * and the trap flag set (see emulate_sti). */
+	if (v->sti_shadow)
+		tf->eflags |= EFLAGS_TF;
+	else if (v->vif)
+		tf->eflags |= EFLAGS_IF;
 	tf->ds = usable_data_selector(tf->ds);
 	tf->es = usable_data_selector(tf->es);
 	tf->fs = usable_data_selector(tf->fs);

@@ -18,8 +18,37 @@ static void snapshot_control_registers(struct cpu_snapshot *s)
 	s->cr4 = read_cr4();
 }
 
+/*
+ * While the guest is in hlt the VMM waits with interrupts open; the
+ * interrupts that arrive then trap from ring 0 and are only recorded.
+ */
+static uint32_t *waiting_pending;
+extern char trap_return[], trap_return_end[];
+
+void arch_wait_for_interrupt(uint32_t pending[8])
+{
+	waiting_pending = pending;
+	/* sti's one-instruction shadow makes "sti; hlt" race-free. */
+	__asm__ volatile("sti; hlt; cli" ::: "memory");
+	waiting_pending = 0;
+}
+
 void trap(struct trapframe *tf)
 {
+	if ((tf->cs & 3) == 0 && waiting_pending && tf->vector >= 32) {
+		waiting_pending[tf->vector / 32] |= 1u << (tf->vector % 32);
+		return;
+	}
+	/*
+	 * A fault on the way back into the guest (a segment pop or the iret
+	 * in trap_return) means the VMM built a state the CPU refuses.  The
+	 * VMM validates every selector it loads, so this is a VMM bug; it
+	 * is the guest that stops, with a report, not the whole machine.
+	 */
+	if ((tf->cs & 3) == 0 && tf->eip >= (uint32_t)trap_return &&
+	    tf->eip < (uint32_t)trap_return_end)
+		guest_resume_failed(tf->vector, tf->error);
+
 	/* From ring 3: the guest exited.  Handle it, then return to it. */
 	if ((tf->cs & 3) == 3) {
 		arch_prepare_resume(guest_exit(tf));

@@ -49,6 +49,8 @@ trap_return:
 	popl %ds
 	addl $8, %esp		/* vector and error code */
 	iretl
+	.globl trap_return_end
+trap_return_end:
 
 	.section .rodata
 	.align 4

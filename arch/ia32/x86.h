@@ -63,9 +63,28 @@ static inline void invlpg(uint32_t va)
 #define CR0_PG  (1u << 31)
 #define CR4_PSE (1u << 4)
 #define CR4_PGE (1u << 7)
+#define CR4_UMIP (1u << 11)
+#define CR0_MP  (1u << 1)
+#define CR0_EM  (1u << 2)
+#define CR0_TS  (1u << 3)
+#define CR0_NE  (1u << 5)
 
 /* CPUID.1:EDX feature bits (SDM Vol. 2A, CPUID, Table 3-11). */
 #define CPUID_EDX_PSE (1u << 3)
 #define CPUID_EDX_PGE (1u << 13)
+/* CPUID.(EAX=7,ECX=0):ECX. */
+#define CPUID_7_ECX_UMIP (1u << 2)
+
+static inline uint32_t read_dr6(void)
+{
+	uint32_t v;
+	__asm__ volatile("mov %%dr6, %0" : "=r"(v));
+	return v;
+}
+
+static inline void write_dr6(uint32_t v)
+{
+	__asm__ volatile("mov %0, %%dr6" : : "r"(v));
+}
 
 #endif

@@ -1,0 +1,476 @@
+/*
+ * The #GP emulator: fetch, decode, dispatch.  Each privileged instruction is
+ * a small function below; the ones that move between rings or code segments
+ * are in ring.c, port I/O in ioport.c.
+ */
+#include "core/emulate.h"
+
+#include "core/arch.h"
+#include "core/guest.h"
+#include "core/segments.h"
+#include "core/vmem.h"
+#include "lib/string.h"
+
+#define EFLAGS_TF 0x00000100u
+#define EFLAGS_IF 0x00000200u
+#define EFLAGS_DF 0x00000400u
+
+#define CR0_PE 0x00000001u
+#define CR0_PG 0x80000000u
+#define CR0_TS 0x00000008u
+#define CR0_ET 0x00000010u
+/* CR4 bits above this mask are reserved (SDM Vol. 3A §2.5): setting them
+ * is a #GP.  Bits within it the VMM keeps virtually. */
+#define CR4_KNOWN 0x003f07ffu
+
+/* MSRs the VMM implements (SDM Vol. 4, Table 2-2). */
+#define MSR_SYSENTER_CS  0x174
+#define MSR_SYSENTER_ESP 0x175
+#define MSR_SYSENTER_EIP 0x176
+
+struct event emulate_fault(uint8_t vector, uint32_t error)
+{
+	return (struct event){ vector, vector_has_error_code(vector), error,
+			       EVENT_EXCEPTION, 0 };
+}
+
+/* ---- operands ---- */
+
+static uint32_t guest_segment_base(struct vcpu *v, int seg, int *usable)
+{
+	struct trapframe *tf = v->regs;
+	uint32_t sel;
+	*usable = 1;
+	switch (seg) {
+	case SEG_CS: return v->cs_base;
+	case SEG_SS: return v->ss_base;
+	case SEG_ES: sel = tf->es; break;
+	case SEG_FS: sel = tf->fs; break;
+	case SEG_GS: sel = tf->gs; break;
+	default:     sel = tf->ds; break;
+	}
+	uint64_t raw;
+	/* A null selector in a data register faults on use (SDM Vol. 3A §3.4.2). */
+	if (vmem_gdt_entry(v, (uint16_t)sel, &raw)) {
+		*usable = 0;
+		return 0;
+	}
+	return segment_decode(raw).base;
+}
+
+int emulate_operand_address(struct vcpu *v, const struct insn *in,
+			    uint32_t *linear, struct event *raise)
+{
+	uint32_t regs[8];
+	for (unsigned r = 0; r < 8; r++)
+		regs[r] = *vcpu_reg(v->regs, r);
+	int seg = in->seg >= 0 ? in->seg : in->default_seg;
+	int usable;
+	uint32_t base = guest_segment_base(v, seg, &usable);
+	if (!usable) {
+		*raise = emulate_fault(seg == SEG_SS ? VEC_SS : VEC_GP, 0);
+		return -1;
+	}
+	*linear = base + insn_effective_address(in, regs);
+	return 0;
+}
+
+static int read_operand(struct vcpu *v, const struct insn *in, void *buf,
+			unsigned len, struct event *raise)
+{
+	uint32_t linear;
+	if (emulate_operand_address(v, in, &linear, raise))
+		return -1;
+	if (vmem_read(v, linear, buf, len)) {
+		*raise = emulate_fault(VEC_GP, 0);
+		return -1;
+	}
+	return 0;
+}
+
+static int write_operand(struct vcpu *v, const struct insn *in, const void *buf,
+			 unsigned len, struct event *raise)
+{
+	uint32_t linear;
+	if (emulate_operand_address(v, in, &linear, raise))
+		return -1;
+	if (vmem_write(v, linear, buf, len)) {
+		*raise = emulate_fault(VEC_GP, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* A 16-bit register or memory operand (smsw, str, sldt with a memory
+ * destination always store 16 bits; with a register, opsize bits). */
+static int store_r_m16(struct vcpu *v, const struct insn *in, uint16_t value,
+		       struct event *raise)
+{
+	if (in->mod == 3) {
+		uint32_t *r = vcpu_reg(v->regs, in->rm);
+		*r = in->opsize == 4 ? value : ((*r & 0xffff0000u) | value);
+		return 0;
+	}
+	return write_operand(v, in, &value, 2, raise);
+}
+
+static int load_r_m16(struct vcpu *v, const struct insn *in, uint16_t *value,
+		      struct event *raise)
+{
+	if (in->mod == 3) {
+		*value = (uint16_t)*vcpu_reg(v->regs, in->rm);
+		return 0;
+	}
+	return read_operand(v, in, value, 2, raise);
+}
+
+/* ---- the instructions ---- */
+
+static enum emulation emulate_cli(struct vcpu *v)
+{
+	v->vif = 0;
+	return EMULATED;
+}
+
+/*
+ * sti enables interrupts only after the next instruction (SDM Vol. 2, STI):
+ * "sti; hlt" must not take the interrupt before the hlt.  The VMM returns to
+ * the guest with the real IF still clear and the trap flag set, so the CPU
+ * comes back after exactly one instruction; guest_exit() then opens
+ * interrupts (see guest_single_step_done).
+ */
+static enum emulation emulate_sti(struct vcpu *v)
+{
+	if (!v->vif) {
+		v->vif = 1;
+		v->sti_shadow = 1;
+	}
+	return EMULATED;
+}
+
+static enum emulation emulate_hlt(struct vcpu *v)
+{
+	if (!v->vif)
+		guest_die(v, "hlt with interrupts disabled: nothing can wake the guest");
+	v->halted = 1;
+	return EMULATED;
+}
+
+static enum emulation emulate_in_out(struct vcpu *v, const struct insn *in)
+{
+	struct trapframe *tf = v->regs;
+	unsigned size = in->opsize;
+	/* E4-E7 name the port in an immediate byte, EC-EF in DX. */
+	uint16_t port = (in->opcode & 0x08) ? (uint16_t)tf->edx : (uint16_t)in->imm;
+	int is_out = in->opcode & 0x02;
+	uint32_t mask = size == 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
+
+	if (is_out) {
+		ioport_write(v, port, size, tf->eax & mask);
+	} else {
+		uint32_t value = ioport_read(v, port, size) & mask;
+		tf->eax = (tf->eax & ~mask) | value;
+	}
+	return EMULATED;
+}
+
+/* ins/outs, with or without rep: one element at a time through guest memory. */
+static enum emulation emulate_string_io(struct vcpu *v, const struct insn *in,
+					struct event *raise)
+{
+	struct trapframe *tf = v->regs;
+	unsigned size = in->opsize;
+	int is_out = in->opcode & 0x02;
+	uint32_t addr_mask = in->addrsize == 2 ? 0xffffu : 0xffffffffu;
+	uint32_t count = in->rep ? (tf->ecx & addr_mask) : 1;
+	int step = (tf->eflags & EFLAGS_DF) ? -(int)size : (int)size;
+	/* outs reads DS:ESI (overridable); ins writes ES:EDI (never). */
+	int seg = is_out ? (in->seg >= 0 ? in->seg : SEG_DS) : SEG_ES;
+	int usable;
+	uint32_t base = guest_segment_base(v, seg, &usable);
+	if (!usable) {
+		*raise = emulate_fault(VEC_GP, 0);
+		return RAISE;
+	}
+
+	for (; count; count--) {
+		uint32_t *index = is_out ? &tf->esi : &tf->edi;
+		uint32_t linear = base + (*index & addr_mask);
+		uint32_t value = 0;
+		if (is_out) {
+			if (vmem_read(v, linear, &value, size))
+				goto fault;
+			ioport_write(v, (uint16_t)tf->edx, size, value);
+		} else {
+			value = ioport_read(v, (uint16_t)tf->edx, size);
+			if (vmem_write(v, linear, &value, size))
+				goto fault;
+		}
+		*index = (*index & ~addr_mask) | ((*index + step) & addr_mask);
+		if (in->rep)
+			tf->ecx = (tf->ecx & ~addr_mask) | ((tf->ecx - 1) & addr_mask);
+	}
+	return EMULATED;
+fault:
+	/* Registers say how far it got, as after a fault in rep ins/outs. */
+	*raise = emulate_fault(VEC_GP, 0);
+	return RAISE;
+}
+
+static enum emulation emulate_mov_cr(struct vcpu *v, const struct insn *in,
+				     struct event *raise)
+{
+	uint32_t *reg = vcpu_reg(v->regs, in->rm);
+	int to_cr = in->opcode == 0x22;
+
+	if (!to_cr) {
+		switch (in->reg) {
+		case 0: *reg = v->cr0; return EMULATED;
+		case 2: *reg = v->cr2; return EMULATED;
+		case 3: *reg = v->cr3; return EMULATED;
+		case 4: *reg = v->cr4; return EMULATED;
+		}
+		*raise = emulate_fault(VEC_UD, 0);
+		return RAISE;
+	}
+	uint32_t value = *reg;
+	switch (in->reg) {
+	case 0:
+		if (!(value & CR0_PE))
+			guest_die(v, "the guest left protected mode (CR0.PE=0): "
+				  "real mode is not virtualized");
+		if (value & CR0_PG)
+			guest_die(v, "the guest turned paging on: guest paging "
+				  "is not virtualized yet");
+		v->cr0 = value | CR0_ET;	/* ET is hardwired to 1 */
+		arch_guest_set_cr0(v);
+		return EMULATED;
+	case 2:
+		v->cr2 = value;
+		return EMULATED;
+	case 3:
+		v->cr3 = value;
+		return EMULATED;
+	case 4:
+		if (value & ~CR4_KNOWN) {
+			*raise = emulate_fault(VEC_GP, 0);
+			return RAISE;
+		}
+		v->cr4 = value;
+		return EMULATED;
+	}
+	*raise = emulate_fault(VEC_UD, 0);
+	return RAISE;
+}
+
+/*
+ * Debug registers are kept, not armed: the guest reads back what it wrote,
+ * but its hardware breakpoints do not fire under the VMM.  DR6 and DR7
+ * have bits fixed to 1 or 0 (SDM Vol. 3A §17.2.3, §17.2.4).
+ */
+#define DR6_FIXED1 0xffff0ff0u
+#define DR6_WRITABLE 0x0000e00fu
+#define DR7_FIXED1 0x00000400u
+#define DR7_FIXED0 0x0000d800u
+
+void emulate_reset_debug_registers(struct vcpu *v)
+{
+	v->dr[6] = DR6_FIXED1;
+	v->dr[7] = DR7_FIXED1;
+}
+
+static enum emulation emulate_mov_dr(struct vcpu *v, const struct insn *in)
+{
+	uint32_t *reg = vcpu_reg(v->regs, in->rm);
+	unsigned n = in->reg;
+	if (n == 4 || n == 5)
+		n += 2;		/* DR4/DR5 alias DR6/DR7 while CR4.DE=0 */
+	if (in->opcode == 0x21) {
+		*reg = v->dr[n];
+		return EMULATED;
+	}
+	if (n == 6)
+		v->dr[6] = (*reg & DR6_WRITABLE) | DR6_FIXED1;
+	else if (n == 7)
+		v->dr[7] = (*reg & ~DR7_FIXED0) | DR7_FIXED1;
+	else
+		v->dr[n] = *reg;
+	return EMULATED;
+}
+
+static enum emulation emulate_msr(struct vcpu *v, const struct insn *in,
+				  struct event *raise)
+{
+	struct trapframe *tf = v->regs;
+	uint32_t *msr;
+	switch (tf->ecx) {
+	case MSR_SYSENTER_CS:  msr = &v->sysenter_cs; break;
+	case MSR_SYSENTER_ESP: msr = &v->sysenter_esp; break;
+	case MSR_SYSENTER_EIP: msr = &v->sysenter_eip; break;
+	default:
+		/* As hardware does for an MSR it does not have. */
+		*raise = emulate_fault(VEC_GP, 0);
+		return RAISE;
+	}
+	if (in->opcode == 0x30) {	/* wrmsr */
+		*msr = tf->eax;
+	} else {			/* rdmsr */
+		tf->eax = *msr;
+		tf->edx = 0;
+	}
+	return EMULATED;
+}
+
+/* 0F 01: the descriptor-table and machine-status group. */
+static enum emulation emulate_group7(struct vcpu *v, const struct insn *in,
+				     struct event *raise)
+{
+	uint16_t msw;
+	/* With a register operand only smsw and lmsw are these instructions;
+	 * the other mod=3 encodings (monitor, swapgs, ...) we do not offer. */
+	if (in->mod == 3 && in->reg != 4 && in->reg != 6) {
+		*raise = emulate_fault(VEC_UD, 0);
+		return RAISE;
+	}
+	switch (in->reg) {
+	case 0: case 1: case 2: case 3:		/* sgdt, sidt, lgdt, lidt */
+		return ring_descriptor_table(v, in, raise);
+	case 4:					/* smsw */
+		return store_r_m16(v, in, (uint16_t)v->cr0, raise) ? RAISE : EMULATED;
+	case 6:					/* lmsw: PE can be set, not cleared */
+		if (load_r_m16(v, in, &msw, raise))
+			return RAISE;
+		v->cr0 = (v->cr0 & ~0xeu) | (msw & 0xfu) | (v->cr0 & CR0_PE);
+		arch_guest_set_cr0(v);
+		return EMULATED;
+	case 7:					/* invlpg: no guest TLB yet */
+		return EMULATED;
+	}
+	*raise = emulate_fault(VEC_UD, 0);
+	return RAISE;
+}
+
+/* 0F 00: sldt, str, lldt, ltr. */
+static enum emulation emulate_group6(struct vcpu *v, const struct insn *in,
+				     struct event *raise)
+{
+	switch (in->reg) {
+	case 0:
+		return store_r_m16(v, in, v->ldtr, raise) ? RAISE : EMULATED;
+	case 1:
+		return store_r_m16(v, in, v->tr, raise) ? RAISE : EMULATED;
+	case 2: case 3:
+		return ring_descriptor_table(v, in, raise);
+	}
+	*raise = emulate_fault(VEC_UD, 0);
+	return RAISE;
+}
+
+/* The instructions a guest may use in virtual user mode too: they are not
+ * privileged, they trap only because of how the VMM runs the guest. */
+static int allowed_in_user_mode(const struct insn *in)
+{
+	if (in->map == MAP_ONE_BYTE)
+		switch (in->opcode) {
+		case 0xcc: case 0xcd: case 0xce:	/* int3, int n, into */
+		case 0xcf:				/* iret */
+		case 0xea: case 0x9a:			/* far jmp, call */
+		case 0xca: case 0xcb:			/* far ret */
+		case 0x8e: case 0x07: case 0x17: case 0x1f: /* segment loads */
+		case 0xc4: case 0xc5:			/* les, lds */
+			return 1;
+		case 0xff:
+			return in->reg == 3 || in->reg == 5;	/* far call, jmp */
+		}
+	if (in->map == MAP_0F)
+		switch (in->opcode) {
+		case 0x34:				/* sysenter */
+		case 0xa1: case 0xa9:			/* pop fs, gs */
+		case 0xb2: case 0xb4: case 0xb5:	/* lss, lfs, lgs */
+			return 1;
+		}
+	return 0;
+}
+
+static enum emulation dispatch(struct vcpu *v, const struct insn *in,
+			       struct event *raise)
+{
+	if (in->map == MAP_ONE_BYTE) {
+		switch (in->opcode) {
+		case 0xfa: return emulate_cli(v);
+		case 0xfb: return emulate_sti(v);
+		case 0xf4: return emulate_hlt(v);
+		case 0xe4: case 0xe5: case 0xe6: case 0xe7:
+		case 0xec: case 0xed: case 0xee: case 0xef:
+			return emulate_in_out(v, in);
+		case 0x6c: case 0x6d: case 0x6e: case 0x6f:
+			return emulate_string_io(v, in, raise);
+		case 0xcc: case 0xcd: case 0xce:
+			return ring_software_interrupt(v, in, raise);
+		case 0xcf:
+			return ring_iret(v, in, raise);
+		case 0xea: case 0x9a: case 0xca: case 0xcb:
+			return ring_far_transfer(v, in, raise);
+		case 0xff:
+			if (in->reg == 3 || in->reg == 5)
+				return ring_far_transfer(v, in, raise);
+			break;
+		case 0x8e: case 0x07: case 0x17: case 0x1f: case 0xc4: case 0xc5:
+			return ring_load_segment(v, in, raise);
+		}
+	} else if (in->map == MAP_0F) {
+		switch (in->opcode) {
+		case 0x00: return emulate_group6(v, in, raise);
+		case 0x01: return emulate_group7(v, in, raise);
+		case 0x06:				/* clts */
+			v->cr0 &= ~CR0_TS;
+			arch_guest_set_cr0(v);
+			return EMULATED;
+		case 0x08: case 0x09: return EMULATED;	/* invd, wbinvd: no caches to flush */
+		case 0x20: case 0x22: return emulate_mov_cr(v, in, raise);
+		case 0x21: case 0x23: return emulate_mov_dr(v, in);
+		case 0x30: case 0x32: return emulate_msr(v, in, raise);
+		case 0x34: return ring_sysenter(v, raise);
+		case 0x35: return ring_sysexit(v, raise);
+		case 0xa1: case 0xa9: case 0xb2: case 0xb4: case 0xb5:
+			return ring_load_segment(v, in, raise);
+		}
+	}
+	return RAISE;
+}
+
+/* Instructions that leave EIP where they put it (or must not advance it). */
+static int sets_eip(const struct insn *in)
+{
+	if (in->map == MAP_ONE_BYTE)
+		return in->opcode == 0xcf || in->opcode == 0xea || in->opcode == 0x9a ||
+		       in->opcode == 0xca || in->opcode == 0xcb ||
+		       (in->opcode == 0xff && (in->reg == 3 || in->reg == 5));
+	return in->map == MAP_0F && (in->opcode == 0x34 || in->opcode == 0x35);
+}
+
+enum emulation emulate_gp(struct vcpu *v, uint32_t error, struct event *raise)
+{
+	struct trapframe *tf = v->regs;
+	uint8_t bytes[INSN_MAX_LEN];
+	unsigned avail;
+	struct insn in;
+
+	/* Fetch what there is of the 15 bytes (the end of RAM may cut it). */
+	for (avail = INSN_MAX_LEN; avail > 0; avail--)
+		if (vmem_read(v, v->cs_base + tf->eip, bytes, avail) == 0)
+			break;
+	*raise = emulate_fault(VEC_GP, error);
+	if (avail == 0 || decode_insn(bytes, avail, 1, &in) != DECODE_OK)
+		return RAISE;	/* not something we emulate: the #GP stands */
+
+	/* Case 2 of the paper: privileged in virtual user mode. */
+	if (v->vpl == VPL_USER && !allowed_in_user_mode(&in))
+		return RAISE;
+
+	uint32_t next_eip = tf->eip + in.len;
+	enum emulation result = dispatch(v, &in, raise);
+	if (result == EMULATED && !sets_eip(&in))
+		tf->eip = next_eip;
+	return result;
+}

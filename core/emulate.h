@@ -1,0 +1,68 @@
+/*
+ * Emulating the instruction that trapped (paper §4.4.2).
+ *
+ * The guest kernel runs in ring 3, so every privileged instruction it
+ * executes raises #GP.  The VMM decodes it from guest memory and does what
+ * the CPU would have done in ring 0, on the virtual CPU.  The same
+ * instruction from virtual user mode gets the #GP back, as on hardware
+ * (paper §4.4.2 case 2).
+ *
+ * Pure C over the vCPU and guest memory; the only ways out are the arch
+ * hooks for real port I/O and waiting for an interrupt.
+ */
+#ifndef CORE_EMULATE_H
+#define CORE_EMULATE_H
+
+#include "core/decode.h"
+#include "core/deliver.h"
+#include "core/vcpu.h"
+
+enum emulation {
+	EMULATED,	/* done: registers and EIP updated */
+	RAISE,		/* deliver *raise to the guest instead */
+};
+
+/* Handle a #GP (error code error) taken at the guest's EIP. */
+enum emulation emulate_gp(struct vcpu *v, uint32_t error, struct event *raise);
+
+/* The debug registers' values at reset. */
+void emulate_reset_debug_registers(struct vcpu *v);
+
+/* ---- shared by the emulator's files ---- */
+
+/* An exception to raise, with its error code. */
+struct event emulate_fault(uint8_t vector, uint32_t error);
+
+/* Linear address of the instruction's memory operand; -1 and *raise set
+ * when its segment cannot be used. */
+int emulate_operand_address(struct vcpu *v, const struct insn *in,
+			    uint32_t *linear, struct event *raise);
+
+/* Port I/O the guest could not do itself (ioport.c).  size is 1, 2 or 4. */
+uint32_t ioport_read(struct vcpu *v, uint16_t port, unsigned size);
+void ioport_write(struct vcpu *v, uint16_t port, unsigned size, uint32_t value);
+
+/* Transitions between virtual rings and code segments (ring.c). */
+enum emulation ring_iret(struct vcpu *v, const struct insn *in, struct event *raise);
+enum emulation ring_software_interrupt(struct vcpu *v, const struct insn *in,
+				       struct event *raise);
+enum emulation ring_sysenter(struct vcpu *v, struct event *raise);
+enum emulation ring_sysexit(struct vcpu *v, struct event *raise);
+enum emulation ring_far_transfer(struct vcpu *v, const struct insn *in,
+				 struct event *raise);
+enum emulation ring_load_segment(struct vcpu *v, const struct insn *in,
+				 struct event *raise);
+enum emulation ring_load_system_segment(struct vcpu *v, int is_tr, uint16_t sel,
+					struct event *raise);
+enum emulation ring_descriptor_table(struct vcpu *v, const struct insn *in,
+				     struct event *raise);
+
+/* Commit a checked code or stack segment as the guest's CS or SS. */
+void ring_set_code(struct vcpu *v, uint16_t sel, unsigned pl, uint64_t raw);
+void ring_set_stack(struct vcpu *v, uint16_t sel, uint64_t raw);
+
+/* Re-read the guest's GDT into the real one (after lgdt, or when the guest
+ * may have changed it). */
+void ring_mirror_gdt(struct vcpu *v);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * Ports the guest touched but may not drive directly: the ones missing from
+ * the TSS I/O bitmap (see arch/ia32/guest.c for those it may).
+ */
+#include "core/emulate.h"
+
+#include "core/guest.h"
+#include "dev/i8259.h"
+#include "ringvisor/exit.h"
+
+#define POST_DELAY_PORT 0x80	/* written for delays; nothing there */
+
+uint32_t ioport_read(struct vcpu *v, uint16_t port, unsigned size)
+{
+	(void)v;
+	if (size == 1 && pic_port(port))
+		return pic_read(port);
+	/* Absent hardware: the bus floats high, as QEMU reads unassigned ports. */
+	return 0xffffffffu;
+}
+
+void ioport_write(struct vcpu *v, uint16_t port, unsigned size, uint32_t value)
+{
+	if (port == EXIT_PORT) {
+		/* The debug-exit protocol (ringvisor/exit.h): the guest's
+		 * status goes out through the VMM, after its statistics. */
+		uint8_t byte = (uint8_t)value;
+		guest_shutdown(v, byte >= EXIT_PORT_BIAS ? byte - EXIT_PORT_BIAS
+							 : EXIT_FAIL);
+	}
+	if (size == 1 && pic_port(port))
+		pic_write(port, (uint8_t)value);
+	/* POST_DELAY_PORT and anything else: writes go nowhere. */
+}

@@ -1,0 +1,608 @@
+/*
+ * Moving between virtual rings and code segments (paper §4.5).
+ *
+ * The guest's code descriptors are mirrored as DPL 0, so any IRET, far
+ * jump, call or return to a guest code selector faults, and so does
+ * sysexit; int n faults because every real IDT gate is DPL 0.  Each lands
+ * here, where the VMM performs the CPU's checks against the *guest's*
+ * descriptors and moves the virtual ring.  That is how the VMM sees every
+ * return to virtual user mode, which by itself would never trap.
+ *
+ * Segment loads and the descriptor-table instructions are here too: they
+ * are where guest selectors and descriptors enter the VMM.
+ */
+#include "core/emulate.h"
+
+#include <stddef.h>
+
+#include "core/arch.h"
+#include "core/guest.h"
+#include "core/hypercall.h"
+#include "ringvisor/hypercall.h"
+#include "core/segments.h"
+#include "core/vmem.h"
+
+#define EFLAGS_CF   0x00000001u
+#define EFLAGS_OF   0x00000800u
+#define EFLAGS_TF   0x00000100u
+#define EFLAGS_IF   0x00000200u
+#define EFLAGS_IOPL 0x00003000u
+#define EFLAGS_NT   0x00004000u
+#define EFLAGS_RF   0x00010000u
+#define EFLAGS_VM   0x00020000u
+/* Bits the guest may set through iret/popf at any level (SDM Vol. 1 §3.4.3):
+ * the status flags, TF, DF, AC, ID. */
+#define EFLAGS_GUEST 0x00244fd5u
+
+#define DESC_TYPE_LDT       0x2
+#define DESC_TYPE_TSS16     0x1
+#define DESC_TYPE_TSS32     0x9
+#define DESC_TSS_BUSY       0x2
+
+/* SYSENTER/SYSEXIT load flat segments whatever the GDT says (SDM Vol. 2,
+ * SYSENTER): these are the descriptors they imply (the aliases get DPL 3). */
+#define FLAT_CODE_DPL0 0x00cf9a000000ffffull
+#define FLAT_DATA_DPL0 0x00cf92000000ffffull
+
+static struct event gp(uint32_t error)
+{
+	return emulate_fault(VEC_GP, error & 0xfffc);
+}
+
+static int read_stack(struct vcpu *v, uint32_t esp, void *buf, unsigned len,
+		      struct event *raise)
+{
+	if (vmem_read(v, v->ss_base + esp, buf, len)) {
+		*raise = emulate_fault(VEC_SS, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- checking guest selectors (SDM Vol. 3A §5.8, §5.10) ---- */
+
+/* A code segment the guest may run at privilege pl (non-conforming: DPL ==
+ * pl; conforming: DPL <= pl).  Fills *raw and *seg. */
+static int check_code(struct vcpu *v, uint16_t sel, unsigned pl, uint64_t *raw,
+		      struct segment *seg, struct event *raise)
+{
+	if (vmem_gdt_entry(v, sel, raw)) {
+		*raise = gp(sel);
+		return -1;
+	}
+	*seg = segment_decode(*raw);
+	int conforming = seg->type & SEG_TYPE_CONFORMING;
+	if (!segment_is_code(seg) || (conforming ? seg->dpl > pl : seg->dpl != pl)) {
+		*raise = gp(sel);
+		return -1;
+	}
+	if (!seg->present) {
+		*raise = emulate_fault(VEC_NP, sel & 0xfffc);
+		return -1;
+	}
+	/* Valid for the guest, but starting inside the VMM's space: the VMM
+	 * cannot run the guest on it. */
+	if (segments_code_alias(*raw) == 0) {
+		*raise = gp(sel);
+		return -1;
+	}
+	return 0;
+}
+
+/* A stack segment for privilege pl: RPL == DPL == pl, writable data. */
+static int check_stack(struct vcpu *v, uint16_t sel, unsigned pl,
+		       uint64_t *raw, struct segment *seg, struct event *raise)
+{
+	if ((sel & 3) != pl || vmem_gdt_entry(v, sel, raw)) {
+		*raise = gp(sel);
+		return -1;
+	}
+	*seg = segment_decode(*raw);
+	if (!seg->s || segment_is_code(seg) || !(seg->type & SEG_TYPE_WRITABLE) ||
+	    seg->dpl != pl) {
+		*raise = gp(sel);
+		return -1;
+	}
+	if (!seg->present) {
+		*raise = emulate_fault(VEC_SS, sel & 0xfffc);
+		return -1;
+	}
+	if (segments_stack_alias(*raw) == 0) {
+		*raise = gp(sel);
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether a data-register selector stays valid at privilege pl (as an
+ * IRET to an outer ring checks, SDM Vol. 3A §5.8.6 / IRET). */
+static int data_selector_valid_at(struct vcpu *v, uint16_t sel, unsigned pl)
+{
+	uint64_t raw;
+	if ((sel & 0xfffc) == 0 || vmem_gdt_entry(v, sel, &raw))
+		return 0;
+	struct segment s = segment_decode(raw);
+	int conforming_code = segment_is_code(&s) && (s.type & SEG_TYPE_CONFORMING);
+	return conforming_code || s.dpl >= pl;
+}
+
+/* ---- the transitions ---- */
+
+/*
+ * Commit a new CS or SS: the vCPU's view and the real alias descriptor.
+ * The descriptor has passed check_code/check_stack (or is one the CPU
+ * implies, as for sysenter), so the alias can always be made.
+ */
+void ring_set_code(struct vcpu *v, uint16_t sel, unsigned pl, uint64_t raw)
+{
+	arch_guest_set_code(v, raw);
+	v->cs = (sel & 0xfffc) | pl;
+	v->cs_base = segment_decode(raw).base;
+}
+
+void ring_set_stack(struct vcpu *v, uint16_t sel, uint64_t raw)
+{
+	arch_guest_set_stack(v, raw);
+	v->ss = sel;
+	v->ss_base = segment_decode(raw).base;
+}
+
+/* Entering virtual user mode: what changes with the ring. */
+static void enter_user_mode(struct vcpu *v)
+{
+	struct trapframe *tf = v->regs;
+	v->vpl = VPL_USER;
+	/* Data registers holding kernel segments are cleared, as the CPU does. */
+	uint32_t *data_regs[] = { &tf->ds, &tf->es, &tf->fs, &tf->gs };
+	for (unsigned i = 0; i < 4; i++)
+		if (!data_selector_valid_at(v, (uint16_t)*data_regs[i], VPL_USER))
+			*data_regs[i] = 0;
+	/* The kernel may have rewritten GDT entries (Linux's TLS entries on
+	 * every context switch) without a trap: re-read them before user code
+	 * reloads a segment from them. */
+	ring_mirror_gdt(v);
+	arch_guest_switch_ring(v);
+}
+
+/* New EFLAGS from an iret frame, under the rules for the current ring. */
+static void load_eflags(struct vcpu *v, uint32_t popped)
+{
+	struct trapframe *tf = v->regs;
+	tf->eflags = (tf->eflags & ~EFLAGS_GUEST) | (popped & EFLAGS_GUEST);
+	/* IF changes only at CPL <= IOPL; the guest's IOPL is 0. */
+	if (v->vpl == VPL_KERNEL)
+		v->vif = (popped & EFLAGS_IF) != 0;
+}
+
+/* The common tail of iret and far ret: pop [ESP, SS] for an outer ring. */
+static enum emulation return_to(struct vcpu *v, uint32_t eip, uint16_t cs,
+				uint32_t esp_after, const uint32_t *eflags,
+				struct event *raise)
+{
+	struct trapframe *tf = v->regs;
+	unsigned rpl = cs & 3;
+	uint64_t raw;
+	struct segment code;
+
+	if (rpl < v->vpl || (rpl != VPL_KERNEL && rpl != VPL_USER)) {
+		*raise = gp(cs);
+		return RAISE;
+	}
+	if (check_code(v, cs, rpl, &raw, &code, raise))
+		return RAISE;
+
+	if (rpl == v->vpl) {		/* same ring */
+		ring_set_code(v, cs, rpl, raw);
+		tf->eip = eip;
+		tf->esp = esp_after;
+		if (eflags)
+			load_eflags(v, *eflags);
+		return EMULATED;
+	}
+
+	/* To virtual user mode: the outer stack follows on the stack. */
+	uint32_t outer[2];		/* ESP, SS */
+	uint64_t stack_raw;
+	struct segment stack;
+	if (read_stack(v, esp_after, outer, sizeof(outer), raise) ||
+	    check_stack(v, (uint16_t)outer[1], rpl, &stack_raw, &stack, raise))
+		return RAISE;
+	if (eflags)
+		load_eflags(v, *eflags);
+	ring_set_code(v, cs, rpl, raw);
+	ring_set_stack(v, (uint16_t)outer[1], stack_raw);
+	tf->eip = eip;
+	tf->esp = outer[0];
+	enter_user_mode(v);
+	return EMULATED;
+}
+
+enum emulation ring_iret(struct vcpu *v, const struct insn *in, struct event *raise)
+{
+	struct trapframe *tf = v->regs;
+	uint32_t frame[3];		/* EIP, CS, EFLAGS */
+
+	if (in->opsize != 4)
+		guest_die(v, "16-bit iret is not virtualized");
+	if (tf->eflags & EFLAGS_NT)
+		guest_die(v, "iret with NT set (a task return) is not virtualized");
+	if (read_stack(v, tf->esp, frame, sizeof(frame), raise))
+		return RAISE;
+	if (v->vpl == VPL_KERNEL && (frame[2] & EFLAGS_VM))
+		guest_die(v, "iret to virtual-8086 mode is not virtualized");
+	return return_to(v, frame[0], (uint16_t)frame[1], tf->esp + 12, &frame[2],
+			 raise);
+}
+
+enum emulation ring_software_interrupt(struct vcpu *v, const struct insn *in,
+				       struct event *raise)
+{
+	struct trapframe *tf = v->regs;
+	uint8_t vector;
+
+	switch (in->opcode) {
+	case 0xcc: vector = VEC_BP; break;
+	case 0xce:
+		if (!(tf->eflags & EFLAGS_OF))
+			return EMULATED;	/* into without overflow: nothing */
+		vector = VEC_OF;
+		break;
+	default:   vector = (uint8_t)in->imm; break;
+	}
+	/* The frame holds the address of the next instruction. */
+	tf->eip += in->len;
+	if (in->opcode == 0xcd && vector == RV_HYPERCALL_VECTOR &&
+	    v->vpl == VPL_KERNEL)
+		return hypercall(v, raise) ? RAISE : EMULATED;
+	*raise = (struct event){ vector, 0, 0, EVENT_SOFTWARE, in->len };
+	return RAISE;
+}
+
+enum emulation ring_sysenter(struct vcpu *v, struct event *raise)
+{
+	struct trapframe *tf = v->regs;
+	uint16_t cs = v->sysenter_cs & 0xfffc;
+
+	if (cs == 0) {
+		*raise = gp(0);
+		return RAISE;
+	}
+	ring_set_code(v, cs, VPL_KERNEL, FLAT_CODE_DPL0);
+	ring_set_stack(v, cs + 8, FLAT_DATA_DPL0);
+	tf->eip = v->sysenter_eip;
+	tf->esp = v->sysenter_esp;
+	tf->eflags &= ~(EFLAGS_VM | EFLAGS_RF);
+	v->vif = 0;
+	if (v->vpl != VPL_KERNEL) {
+		v->vpl = VPL_KERNEL;
+		arch_guest_switch_ring(v);
+	}
+	return EMULATED;
+}
+
+enum emulation ring_sysexit(struct vcpu *v, struct event *raise)
+{
+	struct trapframe *tf = v->regs;
+	uint16_t base = v->sysenter_cs & 0xfffc;
+
+	if (base == 0 || v->vpl != VPL_KERNEL) {
+		*raise = gp(0);
+		return RAISE;
+	}
+	ring_set_code(v, base + 16, VPL_USER, FLAT_CODE_DPL0);
+	ring_set_stack(v, (base + 24) | 3, FLAT_DATA_DPL0);
+	tf->eip = tf->edx;
+	tf->esp = tf->ecx;
+	enter_user_mode(v);
+	return EMULATED;
+}
+
+/* Far jmp, call and ret to a code segment of the same ring (or, for ret,
+ * an outer one).  Call gates are not virtualized. */
+enum emulation ring_far_transfer(struct vcpu *v, const struct insn *in,
+				 struct event *raise)
+{
+	struct trapframe *tf = v->regs;
+	uint32_t target_eip;
+	uint16_t target_cs;
+
+	if (in->opsize != 4)
+		guest_die(v, "16-bit far transfers are not virtualized");
+
+	if (in->map == MAP_ONE_BYTE && (in->opcode == 0xca || in->opcode == 0xcb)) {
+		uint32_t frame[2];	/* EIP, CS */
+		if (read_stack(v, tf->esp, frame, sizeof(frame), raise))
+			return RAISE;
+		uint32_t release = in->opcode == 0xca ? in->imm : 0;
+		return return_to(v, frame[0], (uint16_t)frame[1],
+				 tf->esp + 8 + release, NULL, raise);
+	}
+
+	if (in->opcode == 0xea || in->opcode == 0x9a) {
+		target_eip = in->imm;
+		target_cs = in->imm2;
+	} else {			/* FF /3, /5: m16:32 */
+		uint32_t linear, ptr[2];
+		if (in->mod == 3) {
+			*raise = emulate_fault(VEC_UD, 0);
+			return RAISE;
+		}
+		if (emulate_operand_address(v, in, &linear, raise))
+			return RAISE;
+		if (vmem_read(v, linear, ptr, 6)) {
+			*raise = gp(0);
+			return RAISE;
+		}
+		target_eip = ptr[0];
+		target_cs = (uint16_t)ptr[1];
+	}
+
+	uint64_t raw;
+	if (vmem_gdt_entry(v, target_cs, &raw) == 0 && !segment_decode(raw).s)
+		guest_die(v, "far transfer through system descriptor 0x%04x "
+			  "(call gate or task): not virtualized", target_cs);
+	struct segment code;
+	if ((target_cs & 3) > v->vpl) {
+		*raise = gp(target_cs);
+		return RAISE;
+	}
+	if (check_code(v, target_cs, v->vpl, &raw, &code, raise))
+		return RAISE;
+
+	int is_call = in->opcode == 0x9a || (in->opcode == 0xff && in->reg == 3);
+	if (is_call) {
+		uint32_t frame[2] = { tf->eip + in->len, v->cs };
+		if (vmem_write(v, v->ss_base + tf->esp - 8, frame, 8)) {
+			*raise = emulate_fault(VEC_SS, 0);
+			return RAISE;
+		}
+		tf->esp -= 8;
+	}
+	ring_set_code(v, target_cs, v->vpl, raw);
+	tf->eip = target_eip;
+	return EMULATED;
+}
+
+/* ---- segment register loads ---- */
+
+static enum emulation load_segment(struct vcpu *v, int sreg, uint16_t sel,
+				   struct event *raise)
+{
+	struct trapframe *tf = v->regs;
+
+	if (sreg == SEG_CS || sreg > SEG_GS) {
+		*raise = emulate_fault(VEC_UD, 0);
+		return RAISE;
+	}
+	if (sreg == SEG_SS) {
+		struct segment s;
+		uint64_t raw;
+		if ((sel & 0xfffc) == 0) {
+			*raise = gp(0);
+			return RAISE;
+		}
+		if (check_stack(v, sel, v->vpl, &raw, &s, raise))
+			return RAISE;
+		ring_set_stack(v, sel, raw);
+		return EMULATED;
+	}
+
+	/* A data register: null is fine; else a data or readable code
+	 * segment with DPL >= max(CPL, RPL). */
+	if ((sel & 0xfffc) != 0) {
+		uint64_t raw;
+		if (vmem_gdt_entry(v, sel, &raw)) {
+			*raise = gp(sel);
+			return RAISE;
+		}
+		struct segment s = segment_decode(raw);
+		unsigned rpl = sel & 3;
+		unsigned need = rpl > v->vpl ? rpl : v->vpl;
+		int conforming_code = segment_is_code(&s) && (s.type & SEG_TYPE_CONFORMING);
+		if (!s.s || (segment_is_code(&s) && !(s.type & SEG_TYPE_READABLE)) ||
+		    (!conforming_code && s.dpl < need)) {
+			*raise = gp(sel);
+			return RAISE;
+		}
+		if (!s.present) {
+			*raise = emulate_fault(VEC_NP, sel & 0xfffc);
+			return RAISE;
+		}
+	}
+	uint32_t *reg[] = { [SEG_ES] = &tf->es, [SEG_DS] = &tf->ds,
+			    [SEG_FS] = &tf->fs, [SEG_GS] = &tf->gs };
+	*reg[sreg] = sel;
+	return EMULATED;
+}
+
+static int pop32(struct vcpu *v, uint32_t *value, struct event *raise)
+{
+	struct trapframe *tf = v->regs;
+	if (read_stack(v, tf->esp, value, 4, raise))
+		return -1;
+	tf->esp += 4;
+	return 0;
+}
+
+enum emulation ring_load_segment(struct vcpu *v, const struct insn *in,
+				 struct event *raise)
+{
+	struct trapframe *tf = v->regs;
+	uint32_t value;
+	uint16_t sel;
+	int sreg;
+
+	if (in->map == MAP_ONE_BYTE && in->opcode == 0x8e) {	/* mov Sreg, r/m16 */
+		sreg = in->reg;
+		if (in->mod == 3) {
+			sel = (uint16_t)*vcpu_reg(tf, in->rm);
+		} else {
+			uint32_t linear;
+			if (emulate_operand_address(v, in, &linear, raise))
+				return RAISE;
+			if (vmem_read(v, linear, &sel, 2)) {
+				*raise = gp(0);
+				return RAISE;
+			}
+		}
+		return load_segment(v, sreg, sel, raise);
+	}
+
+	if ((in->map == MAP_ONE_BYTE && in->opcode != 0xc4 && in->opcode != 0xc5) ||
+	    (in->map == MAP_0F && (in->opcode == 0xa1 || in->opcode == 0xa9))) {
+		/* pop es/ss/ds (07/17/1F), pop fs/gs (0F A1/A9) */
+		sreg = in->map == MAP_0F ? (in->opcode == 0xa1 ? SEG_FS : SEG_GS)
+					 : (in->opcode >> 3);
+		uint32_t old_esp = tf->esp;
+		if (pop32(v, &value, raise))
+			return RAISE;
+		enum emulation r = load_segment(v, sreg, (uint16_t)value, raise);
+		if (r != EMULATED)
+			tf->esp = old_esp;	/* a faulting pop leaves ESP alone */
+		return r;
+	}
+
+	/* lds, les (C4/C5), lss, lfs, lgs (0F B2/B4/B5): m16:32 */
+	if (in->mod == 3) {
+		*raise = emulate_fault(VEC_UD, 0);
+		return RAISE;
+	}
+	uint32_t linear, ptr[2];
+	if (emulate_operand_address(v, in, &linear, raise))
+		return RAISE;
+	if (vmem_read(v, linear, ptr, 6)) {
+		*raise = gp(0);
+		return RAISE;
+	}
+	if (in->map == MAP_ONE_BYTE)
+		sreg = in->opcode == 0xc4 ? SEG_ES : SEG_DS;
+	else
+		sreg = in->opcode == 0xb2 ? SEG_SS : in->opcode == 0xb4 ? SEG_FS : SEG_GS;
+	enum emulation r = load_segment(v, sreg, (uint16_t)ptr[1], raise);
+	if (r == EMULATED)
+		*vcpu_reg(tf, in->reg) = ptr[0];
+	return r;
+}
+
+/* ---- descriptor tables: lgdt, lidt, sgdt, sidt, lldt, ltr ---- */
+
+void ring_mirror_gdt(struct vcpu *v)
+{
+	if (v->gdtr.limit == 0)
+		return;		/* still on the boot segments */
+	for (unsigned i = 0; i < 32; i++) {
+		uint64_t raw = 0;
+		if (i * 8 + 7 <= v->gdtr.limit)
+			vmem_read(v, v->gdtr.base + i * 8, &raw, 8);
+		arch_guest_mirror_gdt(i, raw);
+	}
+}
+
+static enum emulation load_tr(struct vcpu *v, uint16_t sel, struct event *raise)
+{
+	uint64_t raw;
+	if ((sel & 0xfffc) == 0 || vmem_gdt_entry(v, sel, &raw)) {
+		*raise = gp(sel);
+		return RAISE;
+	}
+	struct segment s = segment_decode(raw);
+	if (s.s || (s.type != DESC_TYPE_TSS32 && s.type != DESC_TYPE_TSS16)) {
+		*raise = gp(sel);
+		return RAISE;
+	}
+	if (!s.present) {
+		*raise = emulate_fault(VEC_NP, sel & 0xfffc);
+		return RAISE;
+	}
+	/* ltr marks the TSS busy in the guest's GDT, as the CPU does. */
+	raw |= (uint64_t)DESC_TSS_BUSY << 40;
+	vmem_write(v, v->gdtr.base + (sel & ~7u), &raw, 8);
+	v->tr = sel;
+	v->tr_base = s.base;
+	v->tr_limit = s.limit;
+	return EMULATED;
+}
+
+static enum emulation load_ldt(struct vcpu *v, uint16_t sel, struct event *raise)
+{
+	if ((sel & 0xfffc) == 0) {
+		v->ldtr = 0;
+		return EMULATED;
+	}
+	uint64_t raw;
+	if (vmem_gdt_entry(v, sel, &raw)) {
+		*raise = gp(sel);
+		return RAISE;
+	}
+	struct segment s = segment_decode(raw);
+	if (s.s || s.type != DESC_TYPE_LDT) {
+		*raise = gp(sel);
+		return RAISE;
+	}
+	if (!s.present) {
+		*raise = emulate_fault(VEC_NP, sel & 0xfffc);
+		return RAISE;
+	}
+	/* Remembered for sldt; LDT segments themselves are not mirrored, so
+	 * loading one faults (a known limit of this VMM). */
+	v->ldtr = sel;
+	return EMULATED;
+}
+
+enum emulation ring_load_system_segment(struct vcpu *v, int is_tr, uint16_t sel,
+					struct event *raise)
+{
+	return is_tr ? load_tr(v, sel, raise) : load_ldt(v, sel, raise);
+}
+
+enum emulation ring_descriptor_table(struct vcpu *v, const struct insn *in,
+				     struct event *raise)
+{
+	struct trapframe *tf = v->regs;
+
+	if (in->map == MAP_0F && in->opcode == 0x00) {	/* lldt, ltr */
+		uint16_t sel;
+		if (in->mod == 3) {
+			sel = (uint16_t)*vcpu_reg(tf, in->rm);
+		} else {
+			uint32_t linear;
+			if (emulate_operand_address(v, in, &linear, raise))
+				return RAISE;
+			if (vmem_read(v, linear, &sel, 2)) {
+				*raise = gp(0);
+				return RAISE;
+			}
+		}
+		return ring_load_system_segment(v, in->reg == 3, sel, raise);
+	}
+
+	/* 0F 01 /0-/3: a 6-byte pseudo-descriptor, limit then base. */
+	struct descriptor_table *table = (in->reg & 1) ? &v->idtr : &v->gdtr;
+	uint32_t linear;
+	uint8_t pseudo[6];
+	if (emulate_operand_address(v, in, &linear, raise))
+		return RAISE;
+	if (in->reg < 2) {				/* sgdt, sidt */
+		pseudo[0] = (uint8_t)table->limit;
+		pseudo[1] = (uint8_t)(table->limit >> 8);
+		for (unsigned i = 0; i < 4; i++)
+			pseudo[2 + i] = (uint8_t)(table->base >> (8 * i));
+		if (vmem_write(v, linear, pseudo, 6)) {
+			*raise = gp(0);
+			return RAISE;
+		}
+		return EMULATED;
+	}
+	if (vmem_read(v, linear, pseudo, 6)) {		/* lgdt, lidt */
+		*raise = gp(0);
+		return RAISE;
+	}
+	table->limit = (uint16_t)(pseudo[0] | pseudo[1] << 8);
+	table->base = (uint32_t)pseudo[2] | (uint32_t)pseudo[3] << 8 |
+		      (uint32_t)pseudo[4] << 16 | (uint32_t)pseudo[5] << 24;
+	if (in->opsize == 2)
+		table->base &= 0x00ffffffu;	/* a 16-bit operand loads 24 bits */
+	if (table == &v->gdtr)
+		ring_mirror_gdt(v);
+	return EMULATED;
+}
