@@ -110,5 +110,7 @@ test: deps all unit-bins
 clean:
 	rm -rf $(B)
 
+# Keep intermediate objects (make would delete the host ones after a link).
+.SECONDARY:
 .PHONY: all guests unit-bins iso deps run test clean
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -36,9 +36,17 @@ static void clip(const struct palloc *pa, uint64_t *first, uint64_t *last)
 		*first = *last;
 }
 
+/* The first byte past the memory the bitmap covers. */
+static uint64_t covered_end(const struct palloc *pa)
+{
+	return (uint64_t)pa->nframes << PAGE_SHIFT;
+}
+
 void palloc_add_usable(struct palloc *pa, uint64_t base, uint64_t len)
 {
-	if (len == 0 || base + len < base)
+	/* Ranges wholly past the bitmap change nothing; checking that first
+	 * also keeps the rounding below from overflowing. */
+	if (len == 0 || base + len < base || base >= covered_end(pa))
 		return;
 	/* Round inward: a frame only partly usable is not usable. */
 	uint64_t first = (base + PAGE_SIZE - 1) >> PAGE_SHIFT;
@@ -54,9 +62,12 @@ void palloc_add_usable(struct palloc *pa, uint64_t base, uint64_t len)
 
 void palloc_reserve(struct palloc *pa, uint64_t base, uint64_t len)
 {
-	if (len == 0)
+	if (len == 0 || base >= covered_end(pa))
 		return;
-	uint64_t end = base + len < base ? ~0ull : base + len;
+	/* Clip to the bitmap (which also covers a length that wraps). */
+	uint64_t end = base + len;
+	if (end < base || end > covered_end(pa))
+		end = covered_end(pa);
 	/* Round outward: a frame partly taken is taken. */
 	uint64_t first = base >> PAGE_SHIFT;
 	uint64_t last = (end + PAGE_SIZE - 1) >> PAGE_SHIFT;

@@ -6,6 +6,10 @@
 
 #include <stdint.h>
 
+/* Widths and precisions are capped here: a hostile or buggy '*' argument
+ * must not make one conversion pad for gigabytes. */
+#define MAX_FIELD 4096
+
 struct sink {
 	char *buf;
 	size_t size;	/* room in buf, including the NUL */
@@ -151,15 +155,20 @@ static const char *parse_spec(const char *p, struct spec *sp,
 		else			break;
 	}
 	if (*p == '*') {
-		sp->width = va_arg(*ap, int);
-		if (sp->width < 0) {	/* a negative '*' width means '-' */
+		int w = va_arg(*ap, int);
+		if (w < 0) {		/* a negative '*' width means '-' */
 			sp->left = 1;
-			sp->width = -sp->width;
+			/* -INT_MIN overflows; no sane width is that big. */
+			w = w < -MAX_FIELD ? MAX_FIELD : -w;
 		}
+		sp->width = w > MAX_FIELD ? MAX_FIELD : w;
 		p++;
 	} else {
-		while (is_digit(*p))
+		while (is_digit(*p)) {
 			sp->width = sp->width * 10 + (*p++ - '0');
+			if (sp->width > MAX_FIELD)	/* and no int overflow */
+				sp->width = MAX_FIELD;
+		}
 	}
 	if (*p == '.') {
 		p++;
@@ -168,10 +177,15 @@ static const char *parse_spec(const char *p, struct spec *sp,
 			sp->precision = va_arg(*ap, int);
 			if (sp->precision < 0)
 				sp->precision = -1;
+			else if (sp->precision > MAX_FIELD)
+				sp->precision = MAX_FIELD;
 			p++;
 		} else {
-			while (is_digit(*p))
+			while (is_digit(*p)) {
 				sp->precision = sp->precision * 10 + (*p++ - '0');
+				if (sp->precision > MAX_FIELD)
+					sp->precision = MAX_FIELD;
+			}
 		}
 	}
 	*len = LEN_INT;

@@ -6,8 +6,10 @@
  *
  * Supported: %d %i %u %x %X %o %p %s %c %%, the flags '-' '0' '+' ' ' '#',
  * a width and a precision (both may be '*'), and the length modifiers
- * hh h l ll z.  Anything else is copied out literally, so a bad format string
- * can never read a vararg it was not given.
+ * hh h l ll z.  An unknown conversion is copied out literally and consumes
+ * no argument of its own (a '*' before it has already taken its int), so a
+ * bad format string can never read a vararg it was not given.  Widths and
+ * precisions are capped at 4096.
  */
 #ifndef LIB_FORMAT_H
 #define LIB_FORMAT_H
