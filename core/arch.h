@@ -59,6 +59,11 @@ uint32_t arch_take_debug_status(void);
 /* Mirror guest GDT entry index into the real GDT (paper §4.2). */
 void arch_guest_mirror_gdt(unsigned index, uint64_t raw);
 
+/* The real LDT the guest's LDT is mirrored into: how many entries it has,
+ * and mirroring one (an LDT the guest makes longer works up to this). */
+unsigned arch_guest_ldt_entries(void);
+void arch_guest_mirror_ldt(unsigned index, uint64_t raw);
+
 /* The virtual ring changed (v->vpl): switch what depends on it. */
 void arch_guest_switch_ring(struct vcpu *v);
 

@@ -102,7 +102,7 @@ static int read_ring0_stack(struct vcpu *v, const struct event *ev,
 		return -1;
 	}
 	uint64_t raw;
-	if (vmem_gdt_entry(v, (uint16_t)ss0, &raw)) {
+	if (vmem_descriptor(v, (uint16_t)ss0, &raw)) {
 		*err = fault(VEC_TS, selector_error(ev, (uint16_t)ss0));
 		return -1;
 	}
@@ -159,7 +159,7 @@ static int try_deliver(struct vcpu *v, const struct event *ev, struct event *err
 
 	/* The handler's code segment decides the new privilege. */
 	uint64_t raw;
-	if (vmem_gdt_entry(v, sel, &raw)) {
+	if (vmem_descriptor(v, sel, &raw)) {
 		*err = fault(VEC_GP, selector_error(ev, sel));
 		return -1;
 	}
@@ -220,7 +220,6 @@ static int try_deliver(struct vcpu *v, const struct event *ev, struct event *err
 	tf->eflags &= ~(EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM);
 	if (type == GATE_INT32)
 		v->vif = 0;
-	v->sti_shadow = 0;
 	v->halted = 0;
 	if (new_pl != v->vpl) {
 		v->vpl = new_pl;

@@ -51,7 +51,7 @@ static uint32_t guest_segment_base(struct vcpu *v, int seg, int *usable)
 	}
 	uint64_t raw;
 	/* A null selector in a data register faults on use (SDM Vol. 3A §3.4.2). */
-	if (vmem_gdt_entry(v, (uint16_t)sel, &raw)) {
+	if (vmem_descriptor(v, (uint16_t)sel, &raw)) {
 		*usable = 0;
 		return 0;
 	}
@@ -132,27 +132,31 @@ static enum emulation emulate_cli(struct vcpu *v)
 	return EMULATED;
 }
 
-/*
- * sti enables interrupts only after the next instruction (SDM Vol. 2, STI):
- * "sti; hlt" must not take the interrupt before the hlt.  The VMM returns to
- * the guest with the real IF still clear and the trap flag set, so the CPU
- * comes back after exactly one instruction; guest_exit() then opens
- * interrupts (see guest_single_step_done).
- */
-static enum emulation emulate_sti(struct vcpu *v)
-{
-	if (!v->vif) {
-		v->vif = 1;
-		v->sti_shadow = 1;
-	}
-	return EMULATED;
-}
-
 static enum emulation emulate_hlt(struct vcpu *v)
 {
 	if (!v->vif)
 		guest_die(v, "hlt with interrupts disabled: nothing can wake the guest");
 	v->halted = 1;
+	return EMULATED;
+}
+
+/*
+ * sti enables interrupts only after the next instruction (SDM Vol. 2, STI),
+ * so that "sti; hlt" cannot take the interrupt before the hlt and then
+ * sleep through it.  The VMM honours that where it matters: "sti; hlt" is
+ * emulated as one step.  After any other sti an interrupt may arrive one
+ * instruction early, which no correct guest can tell from a slightly
+ * earlier interrupt.  (Single-stepping the next instruction with IF still
+ * clear would be exact but lets the guest see TF and a clear IF in pushf.)
+ */
+static enum emulation emulate_sti(struct vcpu *v, const uint8_t *next, unsigned avail,
+				  uint32_t *extra_len)
+{
+	v->vif = 1;
+	if (avail >= 1 && next[0] == 0xf4) {	/* hlt */
+		*extra_len = 1;
+		return emulate_hlt(v);
+	}
 	return EMULATED;
 }
 
@@ -392,13 +396,20 @@ static int allowed_in_user_mode(const struct insn *in)
 	return 0;
 }
 
+/* The bytes after the instruction, for sti's look at what follows. */
+struct fetched {
+	const uint8_t *next;
+	unsigned avail;
+	uint32_t extra_len;	/* a following instruction emulated with it */
+};
+
 static enum emulation dispatch(struct vcpu *v, const struct insn *in,
-			       struct event *raise)
+			       struct fetched *f, struct event *raise)
 {
 	if (in->map == MAP_ONE_BYTE) {
 		switch (in->opcode) {
 		case 0xfa: return emulate_cli(v);
-		case 0xfb: return emulate_sti(v);
+		case 0xfb: return emulate_sti(v, f->next, f->avail, &f->extra_len);
 		case 0xf4: return emulate_hlt(v);
 		case 0xe4: case 0xe5: case 0xe6: case 0xe7:
 		case 0xec: case 0xed: case 0xee: case 0xef:
@@ -468,9 +479,10 @@ enum emulation emulate_gp(struct vcpu *v, uint32_t error, struct event *raise)
 	if (v->vpl == VPL_USER && !allowed_in_user_mode(&in))
 		return RAISE;
 
-	uint32_t next_eip = tf->eip + in.len;
-	enum emulation result = dispatch(v, &in, raise);
+	struct fetched f = { bytes + in.len, avail - in.len, 0 };
+	uint32_t eip = tf->eip;
+	enum emulation result = dispatch(v, &in, &f, raise);
 	if (result == EMULATED && !sets_eip(&in))
-		tf->eip = next_eip;
+		tf->eip = eip + in.len + f.extra_len;
 	return result;
 }

@@ -61,8 +61,9 @@ enum emulation ring_descriptor_table(struct vcpu *v, const struct insn *in,
 void ring_set_code(struct vcpu *v, uint16_t sel, unsigned pl, uint64_t raw);
 void ring_set_stack(struct vcpu *v, uint16_t sel, uint64_t raw);
 
-/* Re-read the guest's GDT into the real one (after lgdt, or when the guest
- * may have changed it). */
+/* Re-read the guest's GDT (LDT) into the real one, after lgdt (lldt) or
+ * when the guest may have changed it. */
 void ring_mirror_gdt(struct vcpu *v);
+void ring_mirror_ldt(struct vcpu *v);
 
 #endif

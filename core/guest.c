@@ -30,7 +30,6 @@
 #define BOOT_DS 0x18
 #define CR0_PE  0x00000001u
 #define CR0_ET  0x00000010u
-#define EFLAGS_TF 0x00000100u
 
 static struct vcpu vcpu;
 static struct trapframe boot_regs;
@@ -179,7 +178,7 @@ static void mark_pending(struct vcpu *v, uint8_t real_vector)
  * now.  The PIC's priority is its IRQ order, lowest real vector first. */
 static void deliver_pending(struct vcpu *v)
 {
-	if (!v->vif || v->sti_shadow)
+	if (!v->vif)
 		return;
 	for (unsigned word = 0; word < 8; word++) {
 		if (!v->pending_irqs[word])
@@ -225,22 +224,10 @@ struct vcpu *guest_exit(struct trapframe *tf)
 		kprintf("exit: %-26s eip=%08x ring=%s\n", vector_name(vector),
 			tf->eip, ring_name(v));
 
-	/*
-	 * The instruction after an emulated sti has now run (the single-step
-	 * #DB) or trapped itself: the shadow is over either way.
-	 */
-	int shadow_step_done = 0;
-	uint32_t debug_status = vector == VEC_DB ? arch_take_debug_status() : 0;
-	if (v->sti_shadow) {
-		v->sti_shadow = 0;
-		tf->eflags &= ~EFLAGS_TF;
-		shadow_step_done = vector == VEC_DB;
-	}
 	/* A #DB for the guest: its handler reads why in DR6. */
-	if (vector == VEC_DB && !shadow_step_done)
-		v->dr[6] = debug_status;
-	if (!shadow_step_done)
-		handle_exit(v, vector);
+	if (vector == VEC_DB)
+		v->dr[6] = arch_take_debug_status();
+	handle_exit(v, vector);
 
 	while (v->halted) {
 		arch_wait_for_interrupt(v->pending_irqs);

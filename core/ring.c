@@ -66,7 +66,7 @@ static int read_stack(struct vcpu *v, uint32_t esp, void *buf, unsigned len,
 static int check_code(struct vcpu *v, uint16_t sel, unsigned pl, uint64_t *raw,
 		      struct segment *seg, struct event *raise)
 {
-	if (vmem_gdt_entry(v, sel, raw)) {
+	if (vmem_descriptor(v, sel, raw)) {
 		*raise = gp(sel);
 		return -1;
 	}
@@ -93,7 +93,7 @@ static int check_code(struct vcpu *v, uint16_t sel, unsigned pl, uint64_t *raw,
 static int check_stack(struct vcpu *v, uint16_t sel, unsigned pl,
 		       uint64_t *raw, struct segment *seg, struct event *raise)
 {
-	if ((sel & 3) != pl || vmem_gdt_entry(v, sel, raw)) {
+	if ((sel & 3) != pl || vmem_descriptor(v, sel, raw)) {
 		*raise = gp(sel);
 		return -1;
 	}
@@ -119,7 +119,7 @@ static int check_stack(struct vcpu *v, uint16_t sel, unsigned pl,
 static int data_selector_valid_at(struct vcpu *v, uint16_t sel, unsigned pl)
 {
 	uint64_t raw;
-	if ((sel & 0xfffc) == 0 || vmem_gdt_entry(v, sel, &raw))
+	if ((sel & 0xfffc) == 0 || vmem_descriptor(v, sel, &raw))
 		return 0;
 	struct segment s = segment_decode(raw);
 	int conforming_code = segment_is_code(&s) && (s.type & SEG_TYPE_CONFORMING);
@@ -159,8 +159,10 @@ static void enter_user_mode(struct vcpu *v)
 			*data_regs[i] = 0;
 	/* The kernel may have rewritten GDT entries (Linux's TLS entries on
 	 * every context switch) without a trap: re-read them before user code
-	 * reloads a segment from them. */
+	 * reloads a segment from them.  Likewise the LDT. */
 	ring_mirror_gdt(v);
+	if (v->ldtr)
+		ring_mirror_ldt(v);
 	arch_guest_switch_ring(v);
 }
 
@@ -338,7 +340,7 @@ enum emulation ring_far_transfer(struct vcpu *v, const struct insn *in,
 	}
 
 	uint64_t raw;
-	if (vmem_gdt_entry(v, target_cs, &raw) == 0 && !segment_decode(raw).s)
+	if (vmem_descriptor(v, target_cs, &raw) == 0 && !segment_decode(raw).s)
 		guest_die(v, "far transfer through system descriptor 0x%04x "
 			  "(call gate or task): not virtualized", target_cs);
 	struct segment code;
@@ -391,7 +393,7 @@ static enum emulation load_segment(struct vcpu *v, int sreg, uint16_t sel,
 	 * segment with DPL >= max(CPL, RPL). */
 	if ((sel & 0xfffc) != 0) {
 		uint64_t raw;
-		if (vmem_gdt_entry(v, sel, &raw)) {
+		if (vmem_descriptor(v, sel, &raw)) {
 			*raise = gp(sel);
 			return RAISE;
 		}
@@ -486,6 +488,16 @@ enum emulation ring_load_segment(struct vcpu *v, const struct insn *in,
 
 /* ---- descriptor tables: lgdt, lidt, sgdt, sidt, lldt, ltr ---- */
 
+void ring_mirror_ldt(struct vcpu *v)
+{
+	for (unsigned i = 0; i < arch_guest_ldt_entries(); i++) {
+		uint64_t raw = 0;
+		if (v->ldtr && i * 8 + 7 <= v->ldt.limit)
+			vmem_read(v, v->ldt.base + i * 8, &raw, 8);
+		arch_guest_mirror_ldt(i, raw);
+	}
+}
+
 void ring_mirror_gdt(struct vcpu *v)
 {
 	if (v->gdtr.limit == 0)
@@ -501,7 +513,7 @@ void ring_mirror_gdt(struct vcpu *v)
 static enum emulation load_tr(struct vcpu *v, uint16_t sel, struct event *raise)
 {
 	uint64_t raw;
-	if ((sel & 0xfffc) == 0 || vmem_gdt_entry(v, sel, &raw)) {
+	if ((sel & 0xfffc) == 0 || (sel & 4) || vmem_descriptor(v, sel, &raw)) {
 		*raise = gp(sel);
 		return RAISE;
 	}
@@ -527,10 +539,11 @@ static enum emulation load_ldt(struct vcpu *v, uint16_t sel, struct event *raise
 {
 	if ((sel & 0xfffc) == 0) {
 		v->ldtr = 0;
+		ring_mirror_ldt(v);
 		return EMULATED;
 	}
 	uint64_t raw;
-	if (vmem_gdt_entry(v, sel, &raw)) {
+	if ((sel & 4) || vmem_descriptor(v, sel, &raw)) {
 		*raise = gp(sel);
 		return RAISE;
 	}
@@ -543,9 +556,10 @@ static enum emulation load_ldt(struct vcpu *v, uint16_t sel, struct event *raise
 		*raise = emulate_fault(VEC_NP, sel & 0xfffc);
 		return RAISE;
 	}
-	/* Remembered for sldt; LDT segments themselves are not mirrored, so
-	 * loading one faults (a known limit of this VMM). */
 	v->ldtr = sel;
+	v->ldt.base = s.base;
+	v->ldt.limit = s.limit > 0xffff ? 0xffff : (uint16_t)s.limit;
+	ring_mirror_ldt(v);
 	return EMULATED;
 }
 

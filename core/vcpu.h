@@ -40,7 +40,6 @@ struct vcpu {
 	uint16_t cs, ss;	/* the selectors the guest believes it holds */
 	uint32_t cs_base, ss_base; /* their bases, cached when loaded, as the CPU does */
 	int vif;		/* virtual EFLAGS.IF (the real IF follows it) */
-	int sti_shadow;		/* single-stepping the instruction after sti (see emulate.c) */
 	int halted;		/* in hlt, waiting for an interrupt */
 	/* Hardware interrupts taken while the guest could not receive them
 	 * (IF=0, or the VMM waiting in hlt): one bit per vector. */
@@ -50,6 +49,7 @@ struct vcpu {
 	uint32_t dr[8];		/* DR0-DR3, DR6, DR7 (4 and 5 alias 6 and 7) */
 	struct descriptor_table gdtr, idtr;
 	uint16_t ldtr, tr;
+	struct descriptor_table ldt;	/* the guest LDT's base and limit, cached by lldt */
 	uint32_t tr_base, tr_limit;	/* the guest TSS, cached by ltr */
 	uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
 

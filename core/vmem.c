@@ -11,10 +11,15 @@ int vmem_write(const struct vcpu *v, uint32_t linear, const void *buf,
 	return gmem_write(&v->mem, linear, buf, len);
 }
 
-int vmem_gdt_entry(const struct vcpu *v, uint16_t sel, uint64_t *raw)
+int vmem_descriptor(const struct vcpu *v, uint16_t sel, uint64_t *raw)
 {
 	uint32_t offset = sel & ~7u;
-	if (offset == 0 || (sel & 4) || offset + 7 > v->gdtr.limit)
+	if (sel & 4) {
+		if (v->ldtr == 0 || offset + 7 > v->ldt.limit)
+			return -1;
+		return vmem_read(v, v->ldt.base + offset, raw, 8);
+	}
+	if (offset == 0 || offset + 7 > v->gdtr.limit)
 		return -1;
 	return vmem_read(v, v->gdtr.base + offset, raw, 8);
 }

@@ -17,8 +17,8 @@ int vmem_read(const struct vcpu *v, uint32_t linear, void *buf, uint32_t len);
 int vmem_write(const struct vcpu *v, uint32_t linear, const void *buf,
 	       uint32_t len);
 
-/* Raw 8-byte descriptor for selector sel from the guest's GDT, or -1 if the
- * selector is null, in the LDT, or beyond the GDT limit. */
-int vmem_gdt_entry(const struct vcpu *v, uint16_t sel, uint64_t *raw);
+/* Raw 8-byte descriptor for selector sel from the guest's GDT or (TI set)
+ * LDT, or -1 if the selector is null or beyond its table's limit. */
+int vmem_descriptor(const struct vcpu *v, uint16_t sel, uint64_t *raw);
 
 #endif

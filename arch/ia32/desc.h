@@ -15,7 +15,8 @@
 #define GDT_DF_TSS        35	/* the task the double-fault gate switches to */
 #define GDT_GUEST_CODE    36	/* the guest's current code segment, DPL 3 */
 #define GDT_GUEST_STACK   37	/* the guest's current stack segment, DPL 3 */
-#define GDT_ENTRIES       38
+#define GDT_GUEST_LDT     38	/* the real LDT the guest's LDT is mirrored into */
+#define GDT_ENTRIES       39
 
 #define SEL_VMM_CS  (GDT_VMM_CS << 3)	/* 0x100 */
 #define SEL_VMM_DS  (GDT_VMM_DS << 3)	/* 0x108 */
@@ -23,6 +24,8 @@
 #define SEL_DF_TSS  (GDT_DF_TSS << 3)	/* 0x118 */
 #define SEL_GUEST_CODE ((GDT_GUEST_CODE << 3) | 3)	/* 0x123 */
 #define SEL_GUEST_STACK ((GDT_GUEST_STACK << 3) | 3)	/* 0x12b */
+#define SEL_GUEST_LDT  (GDT_GUEST_LDT << 3)		/* 0x130 */
+#define DESC_LDT        0x02
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>
@@ -59,6 +62,12 @@ static inline struct seg_desc seg_desc(uint32_t base, uint32_t limit,
 		.limit_hi_flags = ((limit >> 16) & 0x0f) | (flags << 4),
 		.base_hi = base >> 24,
 	};
+}
+
+static inline uint64_t seg_desc_raw(struct seg_desc d)
+{
+	union { struct seg_desc d; uint64_t raw; } u = { .d = d };
+	return u.raw;
 }
 
 struct gate_desc {

@@ -22,7 +22,6 @@
 
 /* EFLAGS bits (SDM Vol. 1 §3.4.3). */
 #define EFLAGS_RESERVED1 0x00000002u
-#define EFLAGS_TF        0x00000100u
 #define EFLAGS_IF        0x00000200u
 #define EFLAGS_IOPL      0x00003000u
 #define EFLAGS_NT        0x00004000u
@@ -34,6 +33,10 @@ static const struct { uint16_t first, count; } passthrough_ports[] = {
 	{ 0x40, 4 },	/* 8254 PIT */
 	{ 0x3f8, 8 },	/* COM1 */
 };
+
+/* Mirrors of the guest LDT's first entries (same rules as the GDT's). */
+#define LDT_ENTRIES 256
+static uint64_t guest_ldt[LDT_ENTRIES] __attribute__((aligned(8)));
 
 /* Flat 4 GiB descriptors, as the guest's boot GDT entries 2 (0x10) and 3
  * (0x18) would hold them: what a bootloader leaves in CS and DS. */
@@ -76,6 +79,11 @@ int arch_guest_init(struct vcpu *v)
 
 	for (unsigned i = 0; i < sizeof(passthrough_ports) / sizeof(*passthrough_ports); i++)
 		cpu_open_ports(passthrough_ports[i].first, passthrough_ports[i].count);
+
+	/* The real LDTR always holds the mirror; it is empty until lldt. */
+	cpu_set_gdt_entry(GDT_GUEST_LDT, seg_desc_raw(seg_desc((uint32_t)guest_ldt,
+			  sizeof(guest_ldt) - 1, DESC_P | DESC_LDT, 0)));
+	__asm__ volatile("lldt %w0" : : "r"((uint16_t)SEL_GUEST_LDT));
 
 	arch_guest_mirror_gdt(2, FLAT_CODE);
 	arch_guest_mirror_gdt(3, FLAT_DATA);
@@ -127,6 +135,17 @@ uint32_t arch_take_debug_status(void)
 	return dr6;
 }
 
+unsigned arch_guest_ldt_entries(void)
+{
+	return LDT_ENTRIES;
+}
+
+void arch_guest_mirror_ldt(unsigned index, uint64_t raw)
+{
+	if (index < LDT_ENTRIES)
+		guest_ldt[index] = segments_mirror(raw);
+}
+
 void arch_guest_mirror_gdt(unsigned index, uint64_t raw)
 {
 	if (index < GDT_GUEST_ENTRIES)
@@ -149,11 +168,16 @@ static uint32_t usable_data_selector(uint32_t sel)
 {
 	sel &= 0xffff;
 	unsigned index = sel >> 3;
-	if (index == 0)
+	if (index == 0 && !(sel & 4))
 		return sel;		/* null is always fine in a data register */
-	if ((sel & 4) || index >= GDT_GUEST_ENTRIES)
-		return 0;		/* no guest LDT; entries 32+ are the VMM's */
-	struct segment s = segment_decode(cpu_gdt_entry(index));
+	uint64_t raw;
+	if (sel & 4)
+		raw = index < LDT_ENTRIES ? guest_ldt[index] : 0;
+	else if (index < GDT_GUEST_ENTRIES)
+		raw = cpu_gdt_entry(index);
+	else
+		return 0;		/* entries 32 and up are the VMM's */
+	struct segment s = segment_decode(raw);
 	int readable = !segment_is_code(&s) || (s.type & SEG_TYPE_READABLE);
 	if (!s.present || !s.s || !readable || s.dpl != 3)
 		return 0;
@@ -170,11 +194,7 @@ void arch_prepare_resume(struct vcpu *v)
 	 * trapping or inert; NT and VM are never the guest's to set. */
 	tf->eflags = (tf->eflags & ~(EFLAGS_IF | EFLAGS_IOPL | EFLAGS_NT | EFLAGS_VM)) |
 		     EFLAGS_RESERVED1;
-	/* In the sti shadow, run one instruction with interrupts still shut
-	 * and the trap flag set (see emulate_sti). */
-	if (v->sti_shadow)
-		tf->eflags |= EFLAGS_TF;
-	else if (v->vif)
+	if (v->vif)
 		tf->eflags |= EFLAGS_IF;
 	tf->ds = usable_data_selector(tf->ds);
 	tf->es = usable_data_selector(tf->es);
