@@ -64,7 +64,7 @@ static void clip(struct segment *s)
 	}
 }
 
-uint64_t segments_mirror(uint64_t raw)
+uint64_t segments_mirror(uint64_t raw, unsigned vpl)
 {
 	struct segment s = segment_decode(raw);
 
@@ -75,7 +75,7 @@ uint64_t segments_mirror(uint64_t raw)
 		s.type &= ~SEG_TYPE_CONFORMING;
 		s.dpl = 0;
 	} else {
-		s.dpl = 3;
+		s.dpl = s.dpl >= vpl ? 3 : 0;
 	}
 	/*
 	 * Expand-down data segments cover offsets limit+1 .. 0xffff or

@@ -3,8 +3,10 @@
  *
  * The guest kernel writes descriptors for ring 0; it runs in ring 3.  Every
  * guest descriptor is rewritten before the CPU may use it:
- *   - data segments get DPL 3, so ring-3 guest code can load them, and a
- *     limit clipped so no offset reaches the VMM at 0xFC000000 and up;
+ *   - data segments get DPL 3 where the guest's current virtual ring may
+ *     load them (DPL 0 where it may not: a kernel data segment while in
+ *     virtual user mode), and a limit clipped so no offset reaches the VMM
+ *     at 0xFC000000 and up;
  *   - code segments become DPL-0, non-conforming: the guest can never jump,
  *     call or IRET to them from ring 3, so every such transfer faults into
  *     the VMM, which completes it (paper §4.5).  The guest's code actually
@@ -55,8 +57,11 @@ static inline int segment_is_code(const struct segment *s)
 	return s->s && (s->type & SEG_TYPE_CODE);
 }
 
-/* The real descriptor for guest descriptor raw (rules above). */
-uint64_t segments_mirror(uint64_t raw);
+/* The real descriptor for guest descriptor raw while the guest runs in
+ * virtual ring vpl (rules above): a data segment is DPL 3 (usable) when
+ * the guest's DPL allows ring vpl to load it, else DPL 0 (loading it from
+ * ring 3 is the #GP the guest would get). */
+uint64_t segments_mirror(uint64_t raw, unsigned vpl);
 
 /* The descriptor guest code runs on: guest code descriptor raw made DPL 3,
  * non-conforming, clipped.  Returns 0 (not present) if raw is not a present

@@ -13,7 +13,14 @@
 #include "arch/ia32/x86.h"
 #include "core/palloc.h"
 
-static struct seg_desc gdt[GDT_ENTRIES] __attribute__((aligned(8)));
+/*
+ * Two GDTs, one per virtual ring (GDT_VIEW_KERNEL, GDT_VIEW_USER).  They
+ * hold the same VMM entries; the guest's entries are mirrored into each
+ * with that ring's rules (core/segments.c), so a guest kernel data segment
+ * is usable in one and refused in the other, as the CPU would refuse it to
+ * user code.  Switching the virtual ring loads the other one.
+ */
+static struct seg_desc gdt_views[2][GDT_ENTRIES] __attribute__((aligned(8)));
 static struct gate_desc idt[256] __attribute__((aligned(8)));
 /*
  * The TSS and its I/O permission bitmap (SDM Vol. 1 §18.5.2): a clear bit
@@ -43,17 +50,16 @@ void double_fault_entry(void);
 static void setup_gdt(void)
 {
 	/* Entries 0-31 stay zero (not present) until a guest's are mirrored. */
-	gdt[GDT_VMM_CS] = seg_desc(0, 0xfffff, DESC_P | DESC_DPL(0) | DESC_S |
-				   DESC_CODE_RX, DESC_G | DESC_DB);
-	gdt[GDT_VMM_DS] = seg_desc(0, 0xfffff, DESC_P | DESC_DPL(0) | DESC_S |
-				   DESC_DATA_RW, DESC_G | DESC_DB);
-	gdt[GDT_TSS] = seg_desc((uint32_t)&tss_area, sizeof(tss_area) - 1,
-				DESC_P | DESC_TSS32, 0);
-	gdt[GDT_DF_TSS] = seg_desc((uint32_t)&double_fault_tss,
-				   sizeof(double_fault_tss) - 1,
-				   DESC_P | DESC_TSS32, 0);
+	cpu_set_gdt_entry(GDT_VMM_CS, seg_desc_raw(seg_desc(0, 0xfffff,
+		DESC_P | DESC_DPL(0) | DESC_S | DESC_CODE_RX, DESC_G | DESC_DB)));
+	cpu_set_gdt_entry(GDT_VMM_DS, seg_desc_raw(seg_desc(0, 0xfffff,
+		DESC_P | DESC_DPL(0) | DESC_S | DESC_DATA_RW, DESC_G | DESC_DB)));
+	cpu_set_gdt_entry(GDT_TSS, seg_desc_raw(seg_desc((uint32_t)&tss_area,
+		sizeof(tss_area) - 1, DESC_P | DESC_TSS32, 0)));
+	cpu_set_gdt_entry(GDT_DF_TSS, seg_desc_raw(seg_desc((uint32_t)&double_fault_tss,
+		sizeof(double_fault_tss) - 1, DESC_P | DESC_TSS32, 0)));
 
-	struct desc_ptr ptr = { sizeof(gdt) - 1, (uint32_t)gdt };
+	struct desc_ptr ptr = { sizeof(gdt_views[0]) - 1, (uint32_t)gdt_views[0] };
 	__asm__ volatile(
 		"lgdt %0\n\t"
 		/* A far jump is the only way to reload CS. */
@@ -157,15 +163,39 @@ void cpu_enable_io_bitmap(int enable)
 	tss.iomap_base = enable ? IO_BITMAP_OFFSET : IO_BITMAP_NONE;
 }
 
-void cpu_set_gdt_entry(unsigned index, uint64_t raw)
+static void write_entry(unsigned view, unsigned index, uint64_t raw)
 {
-	if (index < GDT_ENTRIES)
-		*(uint64_t *)&gdt[index] = raw;
+	union { uint64_t raw; struct seg_desc d; } u = { .raw = raw };
+	gdt_views[view][index] = u.d;
 }
 
-uint64_t cpu_gdt_entry(unsigned index)
+void cpu_set_gdt_entry(unsigned index, uint64_t raw)
 {
-	return index < GDT_ENTRIES ? *(uint64_t *)&gdt[index] : 0;
+	if (index < GDT_ENTRIES) {
+		write_entry(GDT_VIEW_KERNEL, index, raw);
+		write_entry(GDT_VIEW_USER, index, raw);
+	}
+}
+
+void cpu_set_gdt_view_entry(unsigned view, unsigned index, uint64_t raw)
+{
+	if (view < 2 && index < GDT_ENTRIES)
+		write_entry(view, index, raw);
+}
+
+uint64_t cpu_gdt_view_entry(unsigned view, unsigned index)
+{
+	if (view >= 2 || index >= GDT_ENTRIES)
+		return 0;
+	return seg_desc_raw(gdt_views[view][index]);
+}
+
+void cpu_load_gdt_view(unsigned view)
+{
+	/* The CPU keeps using the descriptors it has loaded; only later
+	 * segment loads read the new table (SDM Vol. 3A §3.4.3). */
+	struct desc_ptr ptr = { sizeof(gdt_views[0]) - 1, (uint32_t)gdt_views[view & 1] };
+	__asm__ volatile("lgdt %0" : : "m"(ptr) : "memory");
 }
 
 uint32_t cpu_stack_top(void)

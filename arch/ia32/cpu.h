@@ -24,9 +24,16 @@ void cpu_open_ports(uint16_t first, uint16_t count);
 /* Enable the bitmap (virtual kernel) or close every port (virtual user). */
 void cpu_enable_io_bitmap(int enable);
 
-/* Write or read a raw 8-byte entry of the real GDT (mirroring). */
+/* The real GDT has a view per virtual ring (see cpu.c). */
+enum { GDT_VIEW_KERNEL, GDT_VIEW_USER };
+
+/* Write an entry into both views, or into one; read one back. */
 void cpu_set_gdt_entry(unsigned index, uint64_t raw);
-uint64_t cpu_gdt_entry(unsigned index);
+void cpu_set_gdt_view_entry(unsigned view, unsigned index, uint64_t raw);
+uint64_t cpu_gdt_view_entry(unsigned view, unsigned index);
+
+/* Make view the CPU's GDT. */
+void cpu_load_gdt_view(unsigned view);
 
 /* Where a trap from ring 3 starts the VMM stack (TSS.ESP0). */
 uint32_t cpu_stack_top(void);

@@ -34,9 +34,10 @@ static const struct { uint16_t first, count; } passthrough_ports[] = {
 	{ 0x3f8, 8 },	/* COM1 */
 };
 
-/* Mirrors of the guest LDT's first entries (same rules as the GDT's). */
+/* Mirrors of the guest LDT's first entries (same rules as the GDT's), one
+ * per GDT view: each view's LDT descriptor points at its own. */
 #define LDT_ENTRIES 256
-static uint64_t guest_ldt[LDT_ENTRIES] __attribute__((aligned(8)));
+static uint64_t guest_ldt[2][LDT_ENTRIES] __attribute__((aligned(8)));
 
 /* Flat 4 GiB descriptors, as the guest's boot GDT entries 2 (0x10) and 3
  * (0x18) would hold them: what a bootloader leaves in CS and DS. */
@@ -81,8 +82,10 @@ int arch_guest_init(struct vcpu *v)
 		cpu_open_ports(passthrough_ports[i].first, passthrough_ports[i].count);
 
 	/* The real LDTR always holds the mirror; it is empty until lldt. */
-	cpu_set_gdt_entry(GDT_GUEST_LDT, seg_desc_raw(seg_desc((uint32_t)guest_ldt,
-			  sizeof(guest_ldt) - 1, DESC_P | DESC_LDT, 0)));
+	for (unsigned view = 0; view < 2; view++)
+		cpu_set_gdt_view_entry(view, GDT_GUEST_LDT, seg_desc_raw(seg_desc(
+			(uint32_t)guest_ldt[view], sizeof(guest_ldt[view]) - 1,
+			DESC_P | DESC_LDT, 0)));
 	__asm__ volatile("lldt %w0" : : "r"((uint16_t)SEL_GUEST_LDT));
 
 	arch_guest_mirror_gdt(2, FLAT_CODE);
@@ -142,19 +145,33 @@ unsigned arch_guest_ldt_entries(void)
 
 void arch_guest_mirror_ldt(unsigned index, uint64_t raw)
 {
-	if (index < LDT_ENTRIES)
-		guest_ldt[index] = segments_mirror(raw);
+	if (index < LDT_ENTRIES) {
+		guest_ldt[GDT_VIEW_KERNEL][index] = segments_mirror(raw, VPL_KERNEL);
+		guest_ldt[GDT_VIEW_USER][index] = segments_mirror(raw, VPL_USER);
+	}
 }
 
 void arch_guest_mirror_gdt(unsigned index, uint64_t raw)
 {
-	if (index < GDT_GUEST_ENTRIES)
-		cpu_set_gdt_entry(index, segments_mirror(raw));
+	if (index < GDT_GUEST_ENTRIES) {
+		cpu_set_gdt_view_entry(GDT_VIEW_KERNEL, index,
+				       segments_mirror(raw, VPL_KERNEL));
+		cpu_set_gdt_view_entry(GDT_VIEW_USER, index,
+				       segments_mirror(raw, VPL_USER));
+	}
+}
+
+static unsigned view_of(const struct vcpu *v)
+{
+	return v->vpl == VPL_KERNEL ? GDT_VIEW_KERNEL : GDT_VIEW_USER;
 }
 
 void arch_guest_switch_ring(struct vcpu *v)
 {
 	cpu_enable_io_bitmap(v->vpl == VPL_KERNEL);
+	cpu_load_gdt_view(view_of(v));
+	/* LDTR caches its table's base: reload it from the new view. */
+	__asm__ volatile("lldt %w0" : : "r"((uint16_t)SEL_GUEST_LDT));
 }
 
 /*
@@ -164,7 +181,7 @@ void arch_guest_switch_ring(struct vcpu *v)
  * to an outer ring (SDM Vol. 3A §5.8.6, IRET), load null instead of a
  * selector that is not usable from ring 3.
  */
-static uint32_t usable_data_selector(uint32_t sel)
+static uint32_t usable_data_selector(const struct vcpu *v, uint32_t sel)
 {
 	sel &= 0xffff;
 	unsigned index = sel >> 3;
@@ -172,9 +189,9 @@ static uint32_t usable_data_selector(uint32_t sel)
 		return sel;		/* null is always fine in a data register */
 	uint64_t raw;
 	if (sel & 4)
-		raw = index < LDT_ENTRIES ? guest_ldt[index] : 0;
+		raw = index < LDT_ENTRIES ? guest_ldt[view_of(v)][index] : 0;
 	else if (index < GDT_GUEST_ENTRIES)
-		raw = cpu_gdt_entry(index);
+		raw = cpu_gdt_view_entry(view_of(v), index);
 	else
 		return 0;		/* entries 32 and up are the VMM's */
 	struct segment s = segment_decode(raw);
@@ -196,10 +213,10 @@ void arch_prepare_resume(struct vcpu *v)
 		     EFLAGS_RESERVED1;
 	if (v->vif)
 		tf->eflags |= EFLAGS_IF;
-	tf->ds = usable_data_selector(tf->ds);
-	tf->es = usable_data_selector(tf->es);
-	tf->fs = usable_data_selector(tf->fs);
-	tf->gs = usable_data_selector(tf->gs);
+	tf->ds = usable_data_selector(v, tf->ds);
+	tf->es = usable_data_selector(v, tf->es);
+	tf->fs = usable_data_selector(v, tf->fs);
+	tf->gs = usable_data_selector(v, tf->gs);
 }
 
 extern char trap_return[];
