@@ -41,7 +41,7 @@ PURE_SRCS := lib/format.c core/palloc.c core/options.c core/guest_mem.c \
 # the VMM only (host tests of it supply their own arch functions).
 VMM_SRCS := $(PURE_SRCS) lib/string.c \
 	core/main.c core/console.c core/memory.c core/guest.c core/deliver.c \
-	core/emulate.c core/ring.c core/ioport.c core/hypercall.c \
+	core/emulate.c core/ring.c core/ioport.c core/hypercall.c core/step.c \
 	dev/uart16550.c dev/i8259.c \
 	arch/ia32/boot.S arch/ia32/vectors.S arch/ia32/cpu.c arch/ia32/paging.c \
 	arch/ia32/trap.c arch/ia32/panic.c arch/ia32/arch.c arch/ia32/guest.c

@@ -56,6 +56,14 @@ void arch_guest_set_cr0(struct vcpu *v);
 /* The debug status (DR6) of the #DB just taken; clears the real one. */
 uint32_t arch_take_debug_status(void);
 
+/* Make the guest page at linear address page read-only (protect) or
+ * writable again, in the address space the guest runs on.  -1 if that
+ * page is not mapped. */
+int arch_guest_write_protect(struct vcpu *v, uint32_t page, int protect);
+
+/* The linear address of the page fault just taken (CR2). */
+uint32_t arch_fault_address(void);
+
 /* Mirror guest GDT entry index into the real GDT (paper §4.2). */
 void arch_guest_mirror_gdt(unsigned index, uint64_t raw);
 

@@ -8,6 +8,7 @@
 #include "core/arch.h"
 #include "core/guest.h"
 #include "core/segments.h"
+#include "core/step.h"
 #include "core/vmem.h"
 #include "lib/string.h"
 
@@ -143,20 +144,21 @@ static enum emulation emulate_hlt(struct vcpu *v)
 /*
  * sti enables interrupts only after the next instruction (SDM Vol. 2, STI),
  * so that "sti; hlt" cannot take the interrupt before the hlt and then
- * sleep through it.  The VMM honours that where it matters: "sti; hlt" is
- * emulated as one step.  After any other sti an interrupt may arrive one
- * instruction early, which no correct guest can tell from a slightly
- * earlier interrupt.  (Single-stepping the next instruction with IF still
- * clear would be exact but lets the guest see TF and a clear IF in pushf.)
+ * sleep through it.  "sti; hlt" is emulated as one step (the common case:
+ * Linux's idle loop); after any other sti the VMM single-steps the next
+ * instruction and holds back interrupts until it has run (core/step.c).
  */
 static enum emulation emulate_sti(struct vcpu *v, const uint8_t *next, unsigned avail,
-				  uint32_t *extra_len)
+				  uint32_t next_eip, uint32_t *extra_len)
 {
+	if (v->vif)
+		return EMULATED;	/* no shadow when IF was already set */
 	v->vif = 1;
 	if (avail >= 1 && next[0] == 0xf4) {	/* hlt */
 		*extra_len = 1;
 		return emulate_hlt(v);
 	}
+	step_sti_shadow(v, next_eip);
 	return EMULATED;
 }
 
@@ -400,6 +402,7 @@ static int allowed_in_user_mode(const struct insn *in)
 struct fetched {
 	const uint8_t *next;
 	unsigned avail;
+	uint32_t next_eip;
 	uint32_t extra_len;	/* a following instruction emulated with it */
 };
 
@@ -409,7 +412,8 @@ static enum emulation dispatch(struct vcpu *v, const struct insn *in,
 	if (in->map == MAP_ONE_BYTE) {
 		switch (in->opcode) {
 		case 0xfa: return emulate_cli(v);
-		case 0xfb: return emulate_sti(v, f->next, f->avail, &f->extra_len);
+		case 0xfb: return emulate_sti(v, f->next, f->avail, f->next_eip,
+					      &f->extra_len);
 		case 0xf4: return emulate_hlt(v);
 		case 0xe4: case 0xe5: case 0xe6: case 0xe7:
 		case 0xec: case 0xed: case 0xee: case 0xef:
@@ -479,8 +483,8 @@ enum emulation emulate_gp(struct vcpu *v, uint32_t error, struct event *raise)
 	if (v->vpl == VPL_USER && !allowed_in_user_mode(&in))
 		return RAISE;
 
-	struct fetched f = { bytes + in.len, avail - in.len, 0 };
 	uint32_t eip = tf->eip;
+	struct fetched f = { bytes + in.len, avail - in.len, eip + in.len, 0 };
 	enum emulation result = dispatch(v, &in, &f, raise);
 	if (result == EMULATED && !sets_eip(&in))
 		tf->eip = eip + in.len + f.extra_len;

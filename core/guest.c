@@ -16,6 +16,7 @@
 #include "core/console.h"
 #include "core/deliver.h"
 #include "core/emulate.h"
+#include "core/step.h"
 #include "core/memory.h"
 #include "core/vmem.h"
 #include "lib/format.h"
@@ -178,7 +179,7 @@ static void mark_pending(struct vcpu *v, uint8_t real_vector)
  * now.  The PIC's priority is its IRQ order, lowest real vector first. */
 static void deliver_pending(struct vcpu *v)
 {
-	if (!v->vif)
+	if (!v->vif || (v->step_reasons & STEP_STI_SHADOW))
 		return;
 	for (unsigned word = 0; word < 8; word++) {
 		if (!v->pending_irqs[word])
@@ -201,6 +202,11 @@ static void handle_exit(struct vcpu *v, uint8_t vector)
 	if (vector == VEC_GP) {
 		if (emulate_gp(v, tf->error, &raise) == RAISE)
 			deliver_or_die(v, raise);
+	} else if (vector == VEC_PF) {
+		uint32_t addr = arch_fault_address();
+		if (!step_protected_write(v, addr, tf->error))
+			guest_die(v, "page fault at 0x%08x, outside the guest's RAM "
+				  "(guest paging is not virtualized yet)", addr);
 	} else if (vector < 32) {
 		deliver_or_die(v, (struct event){ .vector = vector,
 			.has_error = (uint8_t)vector_has_error_code(vector),
@@ -224,10 +230,13 @@ struct vcpu *guest_exit(struct trapframe *tf)
 		kprintf("exit: %-26s eip=%08x ring=%s\n", vector_name(vector),
 			tf->eip, ring_name(v));
 
-	/* A #DB for the guest: its handler reads why in DR6. */
-	if (vector == VEC_DB)
-		v->dr[6] = arch_take_debug_status();
-	handle_exit(v, vector);
+	uint32_t debug_status = vector == VEC_DB ? arch_take_debug_status() : 0;
+	if (!step_exit(v, vector, debug_status)) {
+		/* A #DB for the guest: its handler reads why in DR6. */
+		if (vector == VEC_DB)
+			v->dr[6] = debug_status;
+		handle_exit(v, vector);
+	}
 
 	while (v->halted) {
 		arch_wait_for_interrupt(v->pending_irqs);

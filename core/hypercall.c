@@ -8,6 +8,7 @@
 #include "core/console.h"
 #include "core/emulate.h"
 #include "core/guest.h"
+#include "core/step.h"
 #include "core/vmem.h"
 #include "ringvisor/exit.h"
 #include "ringvisor/hypercall.h"
@@ -63,8 +64,10 @@ static int32_t call(struct vcpu *v, uint32_t nr, const uint32_t arg[4],
 			return RV_EINVAL;
 		t->base = arg[0];
 		t->limit = (uint16_t)arg[1];
-		if (t == &v->gdtr)
+		if (t == &v->gdtr) {
 			ring_mirror_gdt(v);
+			step_protect_tables(v);
+		}
 		return 0;
 	}
 	case RV_HC_LOAD_LDT:

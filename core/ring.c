@@ -20,6 +20,7 @@
 #include "core/hypercall.h"
 #include "ringvisor/hypercall.h"
 #include "core/segments.h"
+#include "core/step.h"
 #include "core/vmem.h"
 
 #define EFLAGS_CF   0x00000001u
@@ -540,6 +541,7 @@ static enum emulation load_ldt(struct vcpu *v, uint16_t sel, struct event *raise
 	if ((sel & 0xfffc) == 0) {
 		v->ldtr = 0;
 		ring_mirror_ldt(v);
+		step_protect_tables(v);
 		return EMULATED;
 	}
 	uint64_t raw;
@@ -560,6 +562,7 @@ static enum emulation load_ldt(struct vcpu *v, uint16_t sel, struct event *raise
 	v->ldt.base = s.base;
 	v->ldt.limit = s.limit > 0xffff ? 0xffff : (uint16_t)s.limit;
 	ring_mirror_ldt(v);
+	step_protect_tables(v);
 	return EMULATED;
 }
 
@@ -616,7 +619,9 @@ enum emulation ring_descriptor_table(struct vcpu *v, const struct insn *in,
 		      (uint32_t)pseudo[4] << 16 | (uint32_t)pseudo[5] << 24;
 	if (in->opsize == 2)
 		table->base &= 0x00ffffffu;	/* a 16-bit operand loads 24 bits */
-	if (table == &v->gdtr)
+	if (table == &v->gdtr) {
 		ring_mirror_gdt(v);
+		step_protect_tables(v);
+	}
 	return EMULATED;
 }

@@ -25,6 +25,12 @@ struct trapframe {
 	uint32_t esp, ss;	/* pushed only when entering from ring 3 */
 };
 
+/* Why the VMM is single-stepping the guest (core/step.h). */
+#define STEP_STI_SHADOW      1u
+#define STEP_PROTECTED_WRITE 2u
+/* A 64 KiB GDT spans 17 pages at most, and so does an LDT. */
+#define MAX_PROTECTED_PAGES 34
+
 /* Virtual privilege levels: the guest's idea of its current ring. */
 enum { VPL_KERNEL = 0, VPL_USER = 3 };
 
@@ -41,6 +47,15 @@ struct vcpu {
 	uint32_t cs_base, ss_base; /* their bases, cached when loaded, as the CPU does */
 	int vif;		/* virtual EFLAGS.IF (the real IF follows it) */
 	int halted;		/* in hlt, waiting for an interrupt */
+
+	/* Single-stepping one instruction (core/step.c). */
+	unsigned step_reasons;	/* STEP_* bits; 0 when not stepping */
+	uint32_t step_eip;	/* the instruction being stepped */
+	int step_guest_tf;	/* the guest had TF set itself */
+	uint32_t open_page;	/* the protected page opened for the step */
+	/* Guest pages the VMM keeps read-only: those holding the GDT and LDT. */
+	uint32_t protected_pages[MAX_PROTECTED_PAGES];
+	unsigned nprotected;
 	/* Hardware interrupts taken while the guest could not receive them
 	 * (IF=0, or the VMM waiting in hlt): one bit per vector. */
 	uint32_t pending_irqs[256 / 32];

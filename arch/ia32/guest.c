@@ -50,6 +50,9 @@ static uint64_t guest_ldt[2][LDT_ENTRIES] __attribute__((aligned(8)));
  * pages can later be write-protected) mapping guest-physical gpa to host
  * frame host_base + gpa, user-accessible, plus the VMM's own PDEs.
  */
+/* The identity view's page tables, for write-protecting single pages. */
+static uint32_t *identity_pts[1024];
+
 static int build_identity_view(struct vcpu *v, uint32_t *cr3)
 {
 	uint32_t pd_pa = memory_alloc_table();
@@ -65,6 +68,7 @@ static int build_identity_view(struct vcpu *v, uint32_t *cr3)
 			pt[i] = (v->mem.host_base + gpa + i * 4096u) |
 				PTE_P | PTE_W | PTE_U;
 		pd[gpa >> 22] = pt_pa | PTE_P | PTE_W | PTE_U;
+		identity_pts[gpa >> 22] = pt;
 	}
 	paging_copy_vmm_pdes(pd);
 	*cr3 = pd_pa;
@@ -95,6 +99,22 @@ int arch_guest_init(struct vcpu *v)
 	arch_guest_switch_ring(v);
 	arch_guest_set_cr0(v);
 	return 0;
+}
+
+int arch_guest_write_protect(struct vcpu *v, uint32_t page, int protect)
+{
+	uint32_t *pt = identity_pts[page >> 22];
+	if (page >= v->mem.size || !pt)
+		return -1;
+	uint32_t *pte = &pt[(page >> 12) & 1023];
+	*pte = protect ? (*pte & ~PTE_W) : (*pte | PTE_W);
+	invlpg(page);
+	return 0;
+}
+
+uint32_t arch_fault_address(void)
+{
+	return read_cr2();
 }
 
 uint8_t *arch_window(uint32_t pa, uint32_t *len)
@@ -209,6 +229,7 @@ void arch_prepare_resume(struct vcpu *v)
 	tf->ss = SEL_GUEST_STACK;
 	/* The real IF follows the virtual one; IOPL 0 keeps cli/sti/popf-IF
 	 * trapping or inert; NT and VM are never the guest's to set. */
+	/* TF is the guest's, or the VMM's while it single-steps (core/step.c). */
 	tf->eflags = (tf->eflags & ~(EFLAGS_IF | EFLAGS_IOPL | EFLAGS_NT | EFLAGS_VM)) |
 		     EFLAGS_RESERVED1;
 	if (v->vif)
