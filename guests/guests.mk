@@ -7,7 +7,7 @@
 # $(B)/guests/NAME.elf.  To add one, create the directory and add NAME to
 # TEST_GUESTS.
 
-TEST_GUESTS := exceptions privileged interrupts usermode sysenter segments
+TEST_GUESTS := exceptions privileged interrupts usermode sysenter segments hypercalls
 GUESTS := hello $(TEST_GUESTS)
 
 GUEST_LIB_SRCS := guests/lib/start.S guests/lib/entry.S guests/lib/usermode.S \
