@@ -30,10 +30,9 @@ multiboot_header:
 	.long MULTIBOOT_PAGE_ALIGN | MULTIBOOT_MEMORY_INFO
 	.long -(MULTIBOOT_HEADER_MAGIC + (MULTIBOOT_PAGE_ALIGN | MULTIBOOT_MEMORY_INFO))
 
-	.text
+/* Linked at its physical address (link.ld): this runs before paging. */
+	.section .boot.text, "ax"
 	.globl boot_entry
-	.set boot_entry_phys, PHYS(boot_entry)
-	.globl boot_entry_phys
 boot_entry:
 	cli
 	cld
@@ -73,6 +72,8 @@ boot_entry:
 	/* Paging is on; jump to our linked (high) address. */
 	movl $high, %eax
 	jmp *%eax
+
+	.text
 high:
 	movl $boot_stack_top, %esp
 	xorl %ebp, %ebp			/* ends the panic report's backtrace */
@@ -83,6 +84,7 @@ high:
 2:	hlt
 	jmp 2b
 
+	.section .boot.text, "ax"
 /* Without PSE we cannot run: say so on COM1 (already set up by the BIOS or
  * not: we only need the transmit register) and exit with EXIT_BAD_INPUT. */
 no_pse:
