@@ -5,8 +5,12 @@
 #
 #   tools/mkiso.sh OUTPUT.iso "VMM ARGS" MODULE [MODULE ARGS]...
 #
-# Each MODULE may carry arguments after a space ("path args"), which GRUB
-# passes in the module's string as QEMU's -initrd does.
+# Each MODULE may carry arguments after a space ("path args").
+#
+# GRUB 2 hands over only the words after the file name, where QEMU's -kernel
+# and -initrd start each string with the file name itself.  The VMM (and any
+# guest) reads the first word as the image's name, so the path is repeated
+# here to give both boot paths the same strings.
 set -euo pipefail
 
 if [[ $# -lt 3 ]]; then
@@ -25,14 +29,14 @@ cp "$elf" "$dir/boot/ringvisor.elf"
 	echo "set timeout=0"
 	echo "set default=0"
 	echo "menuentry ringvisor {"
-	echo "  multiboot /boot/ringvisor.elf $vmm_args"
+	echo "  multiboot /boot/ringvisor.elf /boot/ringvisor.elf $vmm_args"
 	for m in "$@"; do
 		path=${m%% *}
 		args=""; [[ "$m" == *" "* ]] && args=${m#* }
 		[[ -f "$path" ]] || { echo "mkiso: module $path not found" >&2; exit 2; }
 		name=$(basename "$path")
 		cp "$path" "$dir/boot/$name"
-		echo "  module /boot/$name $name $args"
+		echo "  module /boot/$name /boot/$name $args"
 	done
 	echo "  boot"
 	echo "}"

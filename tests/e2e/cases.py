@@ -1,0 +1,118 @@
+"""The end-to-end cases (run by tests/e2e/run.py).
+
+Boot(name, args, status, expect=[...], reject=[...]): one launcher run.
+Compare(name, guest): a test guest natively and under the VMM, same results.
+"""
+
+from dataclasses import dataclass, field
+
+HEX8 = "[0-9a-f]{8}"
+
+
+@dataclass
+class Boot:
+    name: str
+    args: list
+    status: int
+    expect: list = field(default_factory=list)   # regexes, matched in order
+    reject: list = field(default_factory=list)
+    timeout: int = 60
+
+
+@dataclass
+class Compare:
+    name: str
+    guest: str
+    vmm_args: list = field(default_factory=list)
+    timeout: int = 90
+
+
+BANNER = r"^ringvisor \d+\.\d+: a VMM on two protection rings"
+
+# What the VMM prints on a clean boot with the hello guest, in order.
+CLEAN_BOOT = [
+    BANNER,
+    r"^command line: \S*ringvisor\.elf",
+    r"^memory map \(from the bootloader\):",
+    r"^  0x0000000000000000-0x[0-9a-f]{16} available",
+    r"^usable RAM: \d+ MiB in \d+ ranges; \d+ pages free",
+    r"^modules: 1$",
+    r"^  0: 0x" + HEX8 + "-0x" + HEX8 + r" +\d+ bytes  \S*/hello\.elf$",
+    r"^     ELF32 i386, entry 0x" + HEX8 + r", \d+ loadable segments",
+    r"^guest: 64 MiB of RAM at host 0x" + HEX8 + r", entry 0x" + HEX8,
+    r"^hello: a Multiboot test guest",
+    r"^ringvisor: the guest stopped with status 0",
+    r"^exits: \d+",
+]
+
+
+def panic(kind, vector_text, error, cr2=HEX8, code=""):
+    """A test-panic= run: the whole report, in order.  cr2 and code (the
+    first instruction bytes) pin down what the fault must have been."""
+    return Boot(f"panic-{kind}", ["run", "--vmm-args", f"test-panic={kind}"], 3, [
+        r"^test-panic: provoking a fault inside the VMM",
+        rf"^\*\*\* VMM PANIC: {vector_text}, error code 0x{error}$",
+        rf"^EAX={HEX8} EBX={HEX8} ECX={HEX8} EDX={HEX8}$",
+        rf"^ESI={HEX8} EDI={HEX8} EBP={HEX8} ESP={HEX8}$",
+        rf"^EIP=fc1[0-9a-f]{{5}} EFLAGS={HEX8} CS=0100 SS=0108 DS=0108 ES=0108",
+        rf"^CR0={HEX8} CR2={cr2} CR3={HEX8} CR4={HEX8}$",
+        rf"^code at EIP: {code}[0-9a-f ]*$",
+        r"^stack at ESP:\n  [0-9a-f]{8}:( [0-9a-f]{8}){4}",
+        r"^backtrace: fc1[0-9a-f]{5}( fc1[0-9a-f]{5})+",
+        r"^ringvisor: halted after a VMM panic",
+    ], reject=[r"the guest stopped"])
+
+
+CASES = [
+    Boot("boot-multiboot", ["run"], 0, CLEAN_BOOT),
+    Boot("boot-grub-iso", ["run", "--iso"], 0, CLEAN_BOOT),
+    Boot("trace-exits", ["run", "--trace"], 0, [
+        r"^command line: \S+ trace=exits",
+        r"^exit: #GP general protection +eip=" + HEX8 + " ring=kernel$",
+        r"^ringvisor: the guest stopped with status 0",
+    ]),
+
+    panic("ud", r"#UD invalid opcode \(vector 6\)", "00000000", code="0f 0b"),
+    panic("de", r"#DE divide error \(vector 0\)", "00000000", code="f7 f1"),
+    panic("gp", r"#GP general protection \(vector 13\)", "0000fff8", code="8e"),
+    panic("pf", r"#PF page fault \(vector 14\)", "00000002", cr2="00001234"),
+    # The stack ran into its guard page: CR2 is the guard page's last word.
+    panic("df", r"#DF double fault \(vector 8\)", "00000000",
+          cr2="fc1[0-9a-f]{2}ffc", code="6a 00"),
+    Boot("qemu-log", ["run", "--vmm-args", "test-panic=ud",
+                      "--qemu-log", "build/e2e/qemu-log.qemu"], 3,
+         [r"VMM PANIC: #UD"]),
+
+    # Bad input: one clear line, a non-zero status, never a hang.
+    Boot("bad-vmm-option", ["run", "--vmm-args", "bogus=1"], 2,
+         [r"^ringvisor: error: unknown option 'bogus'$"]),
+    Boot("bad-vmm-option-value", ["run", "--vmm-args", "mem=1"], 2,
+         [r"^ringvisor: error: option 'mem' takes a size in MiB"]),
+    Boot("guest-ram-too-big", ["run", "--vmm-args", "mem=3000"], 2,
+         [r"^ringvisor: error: not enough free memory for 3000 MiB"]),
+    Boot("module-not-elf", ["run", "--kernel", "README.md"], 2,
+         [r"^ringvisor: error: module 0 \(README\.md.*\): not an ELF file \(bad magic\)$"]),
+    Boot("module-not-32-bit", ["run", "--kernel", "build/unit/test_elf"], 2,
+         [r"^ringvisor: error: module 0 \(.*\): not a 32-bit ELF file"]),
+    Boot("kernel-missing", ["run", "--kernel", "build/no-such-kernel"], 2,
+         [r"^ringvisor: error: kernel image build/no-such-kernel: No such file"]),
+    Boot("launcher-bad-option", ["run", "--frobnicate"], 2,
+         [r"^ringvisor: error: unrecognized arguments: --frobnicate"]),
+    Boot("launcher-bad-command", ["frobnicate"], 2,
+         [r"^ringvisor: error: unknown command 'frobnicate'"]),
+
+    # Test guests: the same results natively and under the VMM.
+    *[Compare(f"guest-{g}", g) for g in
+      ("exceptions", "privileged", "interrupts", "usermode", "sysenter", "segments")],
+    # Hypercalls exist only under the VMM.
+    Boot("guest-hypercalls", ["run", "--kernel", "build/guests/hypercalls.elf"], 0, [
+        r"^PASS: probe finds the vmm",
+        r"^hypercall console: hello$",
+        r"^SUMMARY: \d+ tests, 0 failures",
+    ], reject=[r"^FAIL:"]),
+    Boot("guest-hypercall-shutdown", ["run", "--kernel", "build/guests/hypercalls.elf",
+                                      "--kernel-args", "shutdown"], 0, [
+        r"^shutting down through the hypercall$",
+        r"^ringvisor: the guest stopped with status 0",
+    ], reject=[r"^SUMMARY:"]),
+]
