@@ -29,19 +29,23 @@ enum decode_result {
 	 * Not an instruction: the emulator raises #UD.  This covers undefined
 	 * opcodes, forbidden ModRM forms (lea with a register operand, mov to
 	 * CR5, ...), a LOCK prefix where the SDM forbids it, VEX/EVEX/XOP and
-	 * 3DNow! encodings, and instructions longer than 15 bytes (on which
-	 * hardware raises #GP(0), not #UD; the emulator never sees one, since
-	 * the CPU faults before the VMM would have to decode it).
+	 * 3DNow! encodings, and instructions longer than 15 bytes.  On those
+	 * the CPU raises #GP(0), not #UD (SDM Vol. 3A §6.15, #GP), and a #GP
+	 * is also what a privileged instruction in ring 3 raises: so a VMM
+	 * that decodes after a #GP and gets DECODE_INVALID should reflect the
+	 * #GP(0), not raise #UD.
 	 */
 	DECODE_INVALID,
 	/* The instruction goes on beyond the avail bytes given. */
 	DECODE_TRUNCATED,
 };
 
-/* Segment registers, numbered as in a Sreg field (SDM Vol. 2 §3.1.1.3). */
+/* Segment registers, numbered as in a ModRM reg field naming a segment
+ * register (the sreg field, SDM Vol. 2 Appendix B.1.4). */
 enum { SEG_ES, SEG_CS, SEG_SS, SEG_DS, SEG_FS, SEG_GS };
 
-/* General registers, numbered as in a ModRM reg or r/m field. */
+/* General registers, numbered as in a ModRM reg or r/m field (SDM Vol. 2
+ * Table 2-2). */
 enum { REG_EAX, REG_ECX, REG_EDX, REG_EBX, REG_ESP, REG_EBP, REG_ESI, REG_EDI };
 
 /* Opcode maps (SDM Vol. 2 Appendix A.2). */
@@ -104,8 +108,8 @@ struct insn {
 	int32_t disp;
 	/*
 	 * The segment used without an override: SS when the base register is
-	 * ESP or EBP (BP in 16-bit forms), else DS (SDM Vol. 1 §3.7.5;
-	 * Vol. 2 Table 2-1).  The operand's segment is seg if seg >= 0.
+	 * ESP or EBP (BP in 16-bit forms), else DS (SDM Vol. 1 §3.7.4,
+	 * Table 3-5).  The operand's segment is seg if seg >= 0.
 	 */
 	uint8_t default_seg;
 
