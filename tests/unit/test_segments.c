@@ -1,0 +1,184 @@
+/*
+ * Descriptor mirroring (core/segments.c): what the real GDT holds for each
+ * kind of guest descriptor, in each virtual ring.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "core/segments.h"
+#include "core/vcpu.h"
+
+/* Build a raw descriptor from its parts (SDM Vol. 3A Figure 3-8). */
+static uint64_t desc(uint32_t base, uint32_t limit20, unsigned type, unsigned s,
+		     unsigned dpl, unsigned present, unsigned db, unsigned g)
+{
+	uint32_t lo = (limit20 & 0xffff) | (base << 16);
+	uint32_t hi = ((base >> 16) & 0xff) | (base & 0xff000000u) |
+		      (limit20 & 0xf0000u) | (type << 8) | (s << 12) | (dpl << 13) |
+		      (present << 15) | (db << 22) | (g << 23);
+	return ((uint64_t)hi << 32) | lo;
+}
+
+#define FLAT_KERNEL_DATA desc(0, 0xfffff, 0x3, 1, 0, 1, 1, 1)
+#define FLAT_USER_DATA   desc(0, 0xfffff, 0x3, 1, 3, 1, 1, 1)
+#define FLAT_KERNEL_CODE desc(0, 0xfffff, 0xb, 1, 0, 1, 1, 1)
+
+static void test_decode_encode_round_trip(void **state)
+{
+	(void)state;
+	uint64_t samples[] = {
+		FLAT_KERNEL_DATA, FLAT_USER_DATA, FLAT_KERNEL_CODE,
+		desc(0x12345678, 0xabcde, 0x2, 1, 2, 1, 0, 0),
+		desc(0xc0000000, 0x3ffff, 0xf, 1, 3, 0, 1, 1),
+	};
+	for (unsigned i = 0; i < sizeof(samples) / sizeof(*samples); i++) {
+		struct segment s = segment_decode(samples[i]);
+		assert_int_equal(segment_encode(&s), samples[i]);
+	}
+}
+
+static void test_decode_fields(void **state)
+{
+	(void)state;
+	struct segment s = segment_decode(desc(0x12345678, 0x00fff, 0x3, 1, 2, 1, 1, 1));
+	assert_int_equal(s.base, 0x12345678);
+	assert_int_equal(s.limit, 0x00ffffff);	/* G: 4 KiB units, low bits ones */
+	assert_int_equal(s.type, 0x3);
+	assert_int_equal(s.dpl, 2);
+	assert_true(s.present && s.s && s.db && s.g);
+}
+
+static void test_kernel_data_usable_in_kernel_view_only(void **state)
+{
+	(void)state;
+	struct segment k = segment_decode(segments_mirror(FLAT_KERNEL_DATA, VPL_KERNEL));
+	struct segment u = segment_decode(segments_mirror(FLAT_KERNEL_DATA, VPL_USER));
+	assert_int_equal(k.dpl, 3);	/* guest kernel code runs in ring 3 */
+	assert_int_equal(u.dpl, 0);	/* from user mode: #GP, as natively */
+	assert_true(k.present && u.present);
+}
+
+static void test_user_data_usable_in_both_views(void **state)
+{
+	(void)state;
+	assert_int_equal(segment_decode(segments_mirror(FLAT_USER_DATA, VPL_KERNEL)).dpl, 3);
+	assert_int_equal(segment_decode(segments_mirror(FLAT_USER_DATA, VPL_USER)).dpl, 3);
+}
+
+static void test_flat_limit_clipped_below_vmm(void **state)
+{
+	(void)state;
+	struct segment s = segment_decode(segments_mirror(FLAT_USER_DATA, VPL_USER));
+	assert_int_equal(s.base, 0);
+	assert_int_equal(s.limit, GUEST_LINEAR_LIMIT - 1);
+}
+
+static void test_unaligned_base_limit_ends_below_vmm(void **state)
+{
+	(void)state;
+	struct segment s = segment_decode(segments_mirror(
+		desc(0x123, 0xfffff, 0x3, 1, 3, 1, 1, 1), VPL_USER));
+	assert_int_equal(s.base, 0x123);
+	assert_true((uint64_t)s.base + s.limit < GUEST_LINEAR_LIMIT);
+	assert_int_equal(s.limit & 0xfff, 0xfff);	/* still page-granular */
+}
+
+static void test_small_segment_kept_exactly(void **state)
+{
+	(void)state;
+	uint64_t raw = desc(0x100000, 0x0fff, 0x3, 1, 3, 1, 1, 0);
+	struct segment s = segment_decode(segments_mirror(raw, VPL_USER));
+	assert_int_equal(s.base, 0x100000);
+	assert_int_equal(s.limit, 0x0fff);
+	assert_int_equal(s.g, 0);
+}
+
+static void test_segment_inside_vmm_not_present(void **state)
+{
+	(void)state;
+	uint64_t raw = desc(0xfc000000, 0xfff, 0x3, 1, 3, 1, 1, 0);
+	assert_false(segment_decode(segments_mirror(raw, VPL_KERNEL)).present);
+	assert_int_equal(segments_stack_alias(raw), 0);
+	assert_int_equal(segments_code_alias(desc(0xfe000000, 0xfff, 0xb, 1, 0, 1, 1, 0)), 0);
+}
+
+static void test_code_mirrored_dpl0_nonconforming(void **state)
+{
+	(void)state;
+	uint64_t conforming = desc(0, 0xfffff, 0xf, 1, 3, 1, 1, 1);
+	for (unsigned vpl = 0; vpl <= 3; vpl += 3) {
+		struct segment s = segment_decode(segments_mirror(conforming, vpl));
+		assert_int_equal(s.dpl, 0);	/* every transfer to it traps */
+		assert_false(s.type & SEG_TYPE_CONFORMING);
+		assert_true(segment_is_code(&s));
+	}
+}
+
+static void test_system_descriptors_never_mirrored(void **state)
+{
+	(void)state;
+	unsigned types[] = { 0x2 /* LDT */, 0x9 /* TSS */, 0xb /* busy TSS */,
+			     0xc /* call gate */, 0x5 /* task gate */, 0xe, 0xf };
+	for (unsigned i = 0; i < sizeof(types) / sizeof(*types); i++) {
+		uint64_t raw = desc(0x1000, 0xfff, types[i], 0, 3, 1, 0, 0);
+		assert_int_equal(segments_mirror(raw, VPL_KERNEL), 0);
+		assert_int_equal(segments_mirror(raw, VPL_USER), 0);
+	}
+}
+
+static void test_expand_down_kept(void **state)
+{
+	(void)state;
+	/* Valid offsets limit+1..0xffffffff: clipping the limit would change
+	 * which offsets are valid, so it stays (paging keeps the VMM safe). */
+	uint64_t raw = desc(0, 0x00fff, 0x7, 1, 3, 1, 1, 1);
+	struct segment s = segment_decode(segments_mirror(raw, VPL_USER));
+	assert_int_equal(s.limit, 0x00ffffff);
+	assert_int_equal(s.type & SEG_TYPE_EXPAND_DOWN, SEG_TYPE_EXPAND_DOWN);
+	assert_int_equal(s.dpl, 3);
+}
+
+static void test_not_present_stays_not_present(void **state)
+{
+	(void)state;
+	uint64_t raw = desc(0, 0xfffff, 0x3, 1, 3, 0, 1, 1);
+	assert_false(segment_decode(segments_mirror(raw, VPL_USER)).present);
+	assert_int_equal(segments_stack_alias(raw), 0);
+}
+
+static void test_aliases(void **state)
+{
+	(void)state;
+	struct segment c = segment_decode(segments_code_alias(FLAT_KERNEL_CODE));
+	assert_int_equal(c.dpl, 3);
+	assert_int_equal(c.limit, GUEST_LINEAR_LIMIT - 1);
+	assert_int_equal(segments_code_alias(FLAT_KERNEL_DATA), 0);
+	struct segment st = segment_decode(segments_stack_alias(FLAT_KERNEL_DATA));
+	assert_int_equal(st.dpl, 3);
+	/* A read-only data segment cannot be a stack. */
+	assert_int_equal(segments_stack_alias(desc(0, 0xfffff, 0x1, 1, 0, 1, 1, 1)), 0);
+	assert_int_equal(segments_stack_alias(FLAT_KERNEL_CODE), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_decode_encode_round_trip),
+		cmocka_unit_test(test_decode_fields),
+		cmocka_unit_test(test_kernel_data_usable_in_kernel_view_only),
+		cmocka_unit_test(test_user_data_usable_in_both_views),
+		cmocka_unit_test(test_flat_limit_clipped_below_vmm),
+		cmocka_unit_test(test_unaligned_base_limit_ends_below_vmm),
+		cmocka_unit_test(test_small_segment_kept_exactly),
+		cmocka_unit_test(test_segment_inside_vmm_not_present),
+		cmocka_unit_test(test_code_mirrored_dpl0_nonconforming),
+		cmocka_unit_test(test_system_descriptors_never_mirrored),
+		cmocka_unit_test(test_expand_down_kept),
+		cmocka_unit_test(test_not_present_stays_not_present),
+		cmocka_unit_test(test_aliases),
+	};
+	return cmocka_run_group_tests_name("segments", tests, NULL, NULL);
+}
