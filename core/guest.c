@@ -18,6 +18,7 @@
 #include "core/emulate.h"
 #include "core/step.h"
 #include "core/memory.h"
+#include "core/segments.h"
 #include "core/vmem.h"
 #include "lib/format.h"
 #include "lib/string.h"
@@ -194,6 +195,30 @@ static void deliver_pending(struct vcpu *v)
 	}
 }
 
+/*
+ * A page fault while the guest runs with paging off can only be the VMM's
+ * doing: a write to a page it protects, or an address its view of guest
+ * RAM does not map.
+ *
+ * At 0xFC000000 and up is the VMM, whose pages are supervisor-only.  Every
+ * guest segment is clipped below it, so a CPU that checks segment limits
+ * raises #GP(0) before paging is even asked; QEMU's TCG does not check
+ * limits on data accesses, and the supervisor bit catches the access
+ * instead.  Either way the guest gets the #GP(0) the limit violation is.
+ */
+static void handle_page_fault(struct vcpu *v, uint32_t addr, uint32_t error)
+{
+	if (step_protected_write(v, addr, error))
+		return;
+	if (addr >= GUEST_LINEAR_LIMIT) {
+		deliver_or_die(v, (struct event){ .vector = VEC_GP, .has_error = 1,
+						  .source = EVENT_EXCEPTION });
+		return;
+	}
+	guest_die(v, "page fault at 0x%08x, outside the guest's RAM "
+		  "(guest paging is not virtualized yet)", addr);
+}
+
 static void handle_exit(struct vcpu *v, uint8_t vector)
 {
 	struct trapframe *tf = v->regs;
@@ -203,10 +228,7 @@ static void handle_exit(struct vcpu *v, uint8_t vector)
 		if (emulate_gp(v, tf->error, &raise) == RAISE)
 			deliver_or_die(v, raise);
 	} else if (vector == VEC_PF) {
-		uint32_t addr = arch_fault_address();
-		if (!step_protected_write(v, addr, tf->error))
-			guest_die(v, "page fault at 0x%08x, outside the guest's RAM "
-				  "(guest paging is not virtualized yet)", addr);
+		handle_page_fault(v, arch_fault_address(), tf->error);
 	} else if (vector < 32) {
 		deliver_or_die(v, (struct event){ .vector = vector,
 			.has_error = (uint8_t)vector_has_error_code(vector),

@@ -7,7 +7,8 @@
 # $(B)/guests/NAME.elf.  To add one, create the directory and add NAME to
 # TEST_GUESTS.
 
-TEST_GUESTS := exceptions privileged interrupts usermode sysenter segments hypercalls
+TEST_GUESTS := exceptions privileged interrupts usermode sysenter segments \
+	hypercalls vmm_memory
 GUESTS := hello $(TEST_GUESTS)
 
 GUEST_LIB_SRCS := guests/lib/start.S guests/lib/entry.S guests/lib/usermode.S \

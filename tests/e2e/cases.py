@@ -115,4 +115,18 @@ CASES = [
         r"^shutting down through the hypercall$",
         r"^ringvisor: the guest stopped with status 0",
     ], reject=[r"^SUMMARY:"]),
+    # Guest access to the VMM's memory (paper case 4): faults, not a halt.
+    Boot("guest-vmm-memory", ["run", "--kernel", "build/guests/vmm_memory.elf"], 0, [
+        r"^PASS: kernel read 0xfc000000$",
+        r"^PASS: user jump to 0xfc100000$",
+        r"^SUMMARY: \d+ tests, 0 failures",
+        r"^ringvisor: the guest stopped with status 0",
+    ], reject=[r"^FAIL:", r"^SKIP:"]),
+    Boot("guest-outside-ram", ["run", "--kernel", "build/guests/vmm_memory.elf",
+                               "--kernel-args", "outside-ram"], 4, [
+        r"^\*\*\* guest stopped by the VMM: page fault at 0x80000000, outside the guest's RAM",
+        r"^EIP=" + HEX8 + " EFLAGS=" + HEX8 + " CS=0060 SS=0068",
+        r"^code at CS:EIP:( [0-9a-f]{2}){16}$",
+        r"^exits: \d+",
+    ]),
 ]
