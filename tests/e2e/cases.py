@@ -20,6 +20,15 @@ class Boot:
 
 
 @dataclass
+class Gdb:
+    """./ringvisor run --gdb, then the gdb command it prints, in batch mode:
+    gdb must stop at the breakpoint it sets, and the run then finish."""
+    name: str
+    stop_in: str            # the function gdb must stop in
+    timeout: int = 60
+
+
+@dataclass
 class Compare:
     name: str
     guest: str
@@ -66,6 +75,7 @@ def panic(kind, vector_text, error, cr2=HEX8, code=""):
 CASES = [
     Boot("boot-multiboot", ["run"], 0, CLEAN_BOOT),
     Boot("boot-grub-iso", ["run", "--iso"], 0, CLEAN_BOOT),
+    Gdb("gdb-attach", "vmm_main"),
     Boot("trace-exits", ["run", "--trace"], 0, [
         r"^command line: \S+ trace=exits",
         r"^exit: #GP general protection +eip=" + HEX8 + " ring=kernel$",

@@ -5,7 +5,8 @@ Each case in cases.py is one of:
   Boot     - one run of the launcher: expected exit status, regexes that must
              appear in the output (in order), regexes that must not;
   Compare  - a test guest run natively and under the VMM: both must end with
-             status 0 and print the same result lines (PASS/FAIL/SKIP/SUMMARY).
+             status 0 and print the same result lines (PASS/FAIL/SKIP/SUMMARY);
+  Gdb      - ./ringvisor run --gdb and the gdb command it prints must work.
 
 Prints "PASS name" or "FAIL name: why" per case; full output of every run is
 kept in build/e2e/<case>.log.  Run directly, or through tests/run.py.
@@ -14,6 +15,7 @@ kept in build/e2e/<case>.log.  Run directly, or through tests/run.py.
 import concurrent.futures
 import os
 import re
+import shlex
 import subprocess
 import sys
 
@@ -109,9 +111,50 @@ def check_compare(case):
     return problems, v_out + v_err
 
 
+def check_gdb(case):
+    """Follow the launcher's own instructions for attaching gdb."""
+    env = dict(os.environ, RINGVISOR_NO_BUILD="1")
+    args = [LAUNCHER, "run", "--gdb", "--timeout", str(case.timeout)]
+    vmm = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    told = ""
+    for line in vmm.stderr:            # the launcher prints it before QEMU starts
+        told += line
+        if line.startswith("  gdb "):
+            break
+    problems, gdb_out = [], ""
+    if "\n  gdb " not in "\n" + told:
+        problems.append("the launcher printed no gdb command")
+    else:
+        gdb_cmd = shlex.split(told.rstrip().splitlines()[-1])
+        gdb_cmd[1:1] = ["-batch", "-nx"]
+        gdb_cmd += ["-ex", "info symbol $pc", "-ex", "delete", "-ex", "continue"]
+        try:
+            g = subprocess.run(gdb_cmd, capture_output=True, text=True,
+                               timeout=case.timeout, cwd=ROOT)
+            gdb_out = g.stdout + g.stderr
+        except subprocess.TimeoutExpired:
+            problems.append("gdb did not finish")
+        if not re.search(rf"^{case.stop_in} in section \.text", gdb_out, re.M):
+            problems.append(f"gdb did not stop in {case.stop_in}")
+    try:
+        out, err = vmm.communicate(timeout=case.timeout)
+    except subprocess.TimeoutExpired:
+        vmm.kill()
+        out, err = vmm.communicate()
+    err = told + err
+    save_log(case.name, [("vmm", args, vmm.returncode, out, err),
+                         ("gdb", ["(gdb)"], None, gdb_out, "")])
+    if vmm.returncode != 0:
+        problems.append(f"the run ended with status {vmm.returncode}")
+    return problems, out + err + gdb_out
+
+
 def run_case(case):
     if isinstance(case, cases.Compare):
         return check_compare(case)
+    if isinstance(case, cases.Gdb):
+        return check_gdb(case)
     return check_boot(case)
 
 
