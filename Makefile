@@ -35,13 +35,13 @@ VMM_LDFLAGS := -m32 -nostdlib -static -no-pie -Wl,--build-id=none \
 
 # The pure-C sources also compile for the host, where the unit tests run.
 PURE_SRCS := lib/format.c core/palloc.c core/options.c core/guest_mem.c \
-	core/segments.c core/vmem.c core/decode.c \
+	core/segments.c core/vmem.c core/decode.c core/pagewalk.c core/shadow.c \
 	loader/multiboot.c loader/elf.c loader/mbguest.c
 # The rest of the core calls into the arch (core/arch.h), so it is built for
 # the VMM only (host tests of it supply their own arch functions).
 VMM_SRCS := $(PURE_SRCS) lib/string.c \
 	core/main.c core/console.c core/memory.c core/guest.c core/deliver.c \
-	core/emulate.c core/ring.c core/ioport.c core/hypercall.c core/step.c \
+	core/emulate.c core/ring.c core/ioport.c core/hypercall.c core/step.c core/mmu.c \
 	dev/uart16550.c dev/i8259.c \
 	arch/ia32/boot.S arch/ia32/vectors.S arch/ia32/cpu.c arch/ia32/paging.c \
 	arch/ia32/trap.c arch/ia32/panic.c arch/ia32/arch.c arch/ia32/guest.c

@@ -56,10 +56,10 @@ void arch_guest_set_cr0(struct vcpu *v);
 /* The debug status (DR6) of the #DB just taken; clears the real one. */
 uint32_t arch_take_debug_status(void);
 
-/* Make the guest page at linear address page read-only (protect) or
- * writable again, in the address space the guest runs on.  -1 if that
- * page is not mapped. */
-int arch_guest_write_protect(struct vcpu *v, uint32_t page, int protect);
+/* The shadow tables changed for va (forget the CPU's cached translation),
+ * or wholesale (forget all of them and reload the current table). */
+void arch_guest_tlb_invalidate(uint32_t va);
+void arch_guest_tlb_flush(struct vcpu *v);
 
 /* The linear address of the page fault just taken (CR2). */
 uint32_t arch_fault_address(void);
@@ -72,7 +72,8 @@ void arch_guest_mirror_gdt(unsigned index, uint64_t raw);
 unsigned arch_guest_ldt_entries(void);
 void arch_guest_mirror_ldt(unsigned index, uint64_t raw);
 
-/* The virtual ring changed (v->vpl): switch what depends on it. */
+/* The virtual ring changed (v->vpl): switch what depends on it, the real
+ * page directory (v's shadow for the ring) included. */
 void arch_guest_switch_ring(struct vcpu *v);
 
 /* Real port I/O, for the devices the VMM mediates.  size is 1, 2 or 4. */

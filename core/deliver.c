@@ -75,7 +75,7 @@ int deliver_is_double_fault(uint8_t first, uint8_t second)
 static struct event fault(uint8_t vector, uint32_t error)
 {
 	return (struct event){ vector, vector_has_error_code(vector), error,
-			       EVENT_EXCEPTION, 0 };
+			       EVENT_EXCEPTION, 0, 0 };
 }
 
 /* An error code naming an IDT entry or a selector (SDM Vol. 3A §6.13). */
@@ -96,9 +96,13 @@ static int read_ring0_stack(struct vcpu *v, const struct event *ev,
 			    struct event *err)
 {
 	uint32_t esp0, ss0;
-	if (v->tr_limit < 11 || vmem_read(v, v->tr_base + 4, &esp0, 4) ||
-	    vmem_read(v, v->tr_base + 8, &ss0, 4)) {
+	if (v->tr_limit < 11) {
 		*err = fault(VEC_TS, selector_error(ev, v->tr));
+		return -1;
+	}
+	if (vmem_read_sys(v, v->tr_base + 4, &esp0, 4) ||
+	    vmem_read_sys(v, v->tr_base + 8, &ss0, 4)) {
+		*err = emulate_memory_fault(v, fault(VEC_TS, selector_error(ev, v->tr)));
 		return -1;
 	}
 	uint64_t raw;
@@ -133,9 +137,12 @@ static int try_deliver(struct vcpu *v, const struct event *ev, struct event *err
 	uint32_t gate[2];
 
 	/* The gate. */
-	if ((uint32_t)ev->vector * 8 + 7 > v->idtr.limit ||
-	    vmem_read(v, v->idtr.base + ev->vector * 8, gate, 8)) {
+	if ((uint32_t)ev->vector * 8 + 7 > v->idtr.limit) {
 		*err = fault(VEC_GP, idt_error(ev));
+		return -1;
+	}
+	if (vmem_read_sys(v, v->idtr.base + ev->vector * 8, gate, 8)) {
+		*err = emulate_memory_fault(v, fault(VEC_GP, idt_error(ev)));
 		return -1;
 	}
 	unsigned type = (gate[1] >> 8) & 0x1f;	/* with the S bit, which must be 0 */
@@ -206,8 +213,8 @@ static int try_deliver(struct vcpu *v, const struct event *ev, struct event *err
 	uint32_t words[7];
 	for (unsigned i = 0; i < n; i++)
 		words[i] = frame[n - 1 - i];
-	if (vmem_write(v, new_ss_base + top, words, bytes)) {
-		*err = fault(new_pl < v->vpl ? VEC_TS : VEC_SS, 0);
+	if (vmem_write_sys(v, new_ss_base + top, words, bytes)) {
+		*err = emulate_memory_fault(v, fault(new_pl < v->vpl ? VEC_TS : VEC_SS, 0));
 		return -1;
 	}
 
@@ -220,6 +227,8 @@ static int try_deliver(struct vcpu *v, const struct event *ev, struct event *err
 	tf->eflags &= ~(EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM);
 	if (type == GATE_INT32)
 		v->vif = 0;
+	if (ev->vector == VEC_PF && ev->source == EVENT_EXCEPTION)
+		v->cr2 = ev->address;	/* the CPU loads CR2 as it delivers #PF */
 	v->halted = 0;
 	if (new_pl != v->vpl) {
 		v->vpl = new_pl;

@@ -34,6 +34,8 @@ struct event {
 	 * EIP goes back to it (SDM Vol. 3A §6.5: a fault reports the
 	 * faulting instruction). */
 	uint8_t insn_len;
+	/* #PF: the linear address, which delivery puts in CR2. */
+	uint32_t address;
 };
 
 /*

@@ -7,6 +7,7 @@
 
 #include "core/arch.h"
 #include "core/guest.h"
+#include "core/mmu.h"
 #include "core/segments.h"
 #include "core/step.h"
 #include "core/vmem.h"
@@ -17,9 +18,12 @@
 #define EFLAGS_DF 0x00000400u
 
 #define CR0_PE 0x00000001u
-#define CR0_PG 0x80000000u
 #define CR0_TS 0x00000008u
 #define CR0_ET 0x00000010u
+#define CR0_WP 0x00010000u
+#define CR0_PG 0x80000000u
+#define CR4_PSE 0x00000010u
+#define CR4_PGE 0x00000080u
 /* CR4 bits above this mask are reserved (SDM Vol. 3A §2.5): setting them
  * is a #GP.  Bits within it the VMM keeps virtually. */
 #define CR4_KNOWN 0x003f07ffu
@@ -32,7 +36,19 @@
 struct event emulate_fault(uint8_t vector, uint32_t error)
 {
 	return (struct event){ vector, vector_has_error_code(vector), error,
-			       EVENT_EXCEPTION, 0 };
+			       EVENT_EXCEPTION, 0, 0 };
+}
+
+struct event emulate_memory_fault(struct vcpu *v, struct event otherwise)
+{
+	if (v->fault_bad_table)
+		guest_die(v, "a guest page table or page-table entry used for 0x%08x "
+			  "points past guest RAM", v->fault_address);
+	if (!v->fault_is_pf)
+		return otherwise;
+	struct event pf = emulate_fault(VEC_PF, v->fault_error);
+	pf.address = v->fault_address;
+	return pf;
 }
 
 /* ---- operands ---- */
@@ -83,7 +99,7 @@ static int read_operand(struct vcpu *v, const struct insn *in, void *buf,
 	if (emulate_operand_address(v, in, &linear, raise))
 		return -1;
 	if (vmem_read(v, linear, buf, len)) {
-		*raise = emulate_fault(VEC_GP, 0);
+		*raise = emulate_memory_fault(v, emulate_fault(VEC_GP, 0));
 		return -1;
 	}
 	return 0;
@@ -96,7 +112,7 @@ static int write_operand(struct vcpu *v, const struct insn *in, const void *buf,
 	if (emulate_operand_address(v, in, &linear, raise))
 		return -1;
 	if (vmem_write(v, linear, buf, len)) {
-		*raise = emulate_fault(VEC_GP, 0);
+		*raise = emulate_memory_fault(v, emulate_fault(VEC_GP, 0));
 		return -1;
 	}
 	return 0;
@@ -219,7 +235,7 @@ static enum emulation emulate_string_io(struct vcpu *v, const struct insn *in,
 	return EMULATED;
 fault:
 	/* Registers say how far it got, as after a fault in rep ins/outs. */
-	*raise = emulate_fault(VEC_GP, 0);
+	*raise = emulate_memory_fault(v, emulate_fault(VEC_GP, 0));
 	return RAISE;
 }
 
@@ -241,26 +257,41 @@ static enum emulation emulate_mov_cr(struct vcpu *v, const struct insn *in,
 	}
 	uint32_t value = *reg;
 	switch (in->reg) {
-	case 0:
+	case 0: {
 		if (!(value & CR0_PE))
 			guest_die(v, "the guest left protected mode (CR0.PE=0): "
 				  "real mode is not virtualized");
-		if (value & CR0_PG)
-			guest_die(v, "the guest turned paging on: guest paging "
-				  "is not virtualized yet");
+		uint32_t old = v->cr0;
 		v->cr0 = value | CR0_ET;	/* ET is hardwired to 1 */
 		arch_guest_set_cr0(v);
+		/* Turning paging on or off, or changing WP, changes every
+		 * translation: the shadows start over (SDM Vol. 3A §4.10.4.1). */
+		if ((old ^ v->cr0) & (CR0_PG | CR0_WP)) {
+			if ((old ^ v->cr0) & CR0_PG)
+				mmu_protect_tables(v);	/* flushes too */
+			else
+				mmu_flush(v);
+		}
 		return EMULATED;
+	}
 	case 2:
 		v->cr2 = value;
 		return EMULATED;
 	case 3:
+		/* A CR3 write flushes the TLB; the shadows behave as one. */
 		v->cr3 = value;
+		if (vmem_paging_on(v))
+			mmu_protect_tables(v);
 		return EMULATED;
 	case 4:
 		if (value & ~CR4_KNOWN) {
 			*raise = emulate_fault(VEC_GP, 0);
 			return RAISE;
+		}
+		if (((v->cr4 ^ value) & (CR4_PSE | CR4_PGE)) && vmem_paging_on(v)) {
+			v->cr4 = value;
+			mmu_flush(v);
+			return EMULATED;
 		}
 		v->cr4 = value;
 		return EMULATED;
@@ -349,8 +380,13 @@ static enum emulation emulate_group7(struct vcpu *v, const struct insn *in,
 		v->cr0 = (v->cr0 & ~0xeu) | (msw & 0xfu) | (v->cr0 & CR0_PE);
 		arch_guest_set_cr0(v);
 		return EMULATED;
-	case 7:					/* invlpg: no guest TLB yet */
+	case 7: {				/* invlpg */
+		uint32_t linear;
+		if (emulate_operand_address(v, in, &linear, raise))
+			return RAISE;
+		mmu_invalidate(v, linear);
 		return EMULATED;
+	}
 	}
 	*raise = emulate_fault(VEC_UD, 0);
 	return RAISE;

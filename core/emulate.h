@@ -33,6 +33,12 @@ void emulate_reset_debug_registers(struct vcpu *v);
 /* An exception to raise, with its error code. */
 struct event emulate_fault(uint8_t vector, uint32_t error);
 
+/* The exception for the guest memory access that just failed (core/vmem.h):
+ * its #PF, or otherwise when the access failed for another reason (with
+ * guest paging off: outside guest RAM).  A guest page table pointing past
+ * guest RAM stops the guest. */
+struct event emulate_memory_fault(struct vcpu *v, struct event otherwise);
+
 /* Linear address of the instruction's memory operand; -1 and *raise set
  * when its segment cannot be used. */
 int emulate_operand_address(struct vcpu *v, const struct insn *in,

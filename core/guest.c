@@ -18,7 +18,7 @@
 #include "core/emulate.h"
 #include "core/step.h"
 #include "core/memory.h"
-#include "core/segments.h"
+#include "core/mmu.h"
 #include "core/vmem.h"
 #include "lib/format.h"
 #include "lib/string.h"
@@ -112,7 +112,7 @@ void guest_shutdown(struct vcpu *v, int status)
 	arch_exit(status);
 }
 
-static void print_guest_state(const struct vcpu *v)
+static void print_guest_state(struct vcpu *v)
 {
 	const struct trapframe *tf = v->regs;
 	kprintf("EAX=%08x EBX=%08x ECX=%08x EDX=%08x\n", tf->eax, tf->ebx, tf->ecx, tf->edx);
@@ -127,7 +127,7 @@ static void print_guest_state(const struct vcpu *v)
 		v->ldtr, v->tr, ring_name(v));
 	uint8_t code[16];
 	kprintf("code at CS:EIP:");
-	if (vmem_read(v, v->cs_base + tf->eip, code, sizeof(code)) == 0)
+	if (vmem_read_sys(v, v->cs_base + tf->eip, code, sizeof(code)) == 0)
 		for (unsigned i = 0; i < sizeof(code); i++)
 			kprintf(" %02x", code[i]);
 	else
@@ -158,7 +158,7 @@ void guest_resume_failed(uint32_t vector, uint32_t error)
 		  vector_name(vector), vector, error);
 }
 
-static void deliver_or_die(struct vcpu *v, struct event ev)
+void guest_deliver(struct vcpu *v, struct event ev)
 {
 	if (deliver_event(v, ev))
 		guest_die(v, "triple fault while delivering %s (vector %u)",
@@ -189,34 +189,10 @@ static void deliver_pending(struct vcpu *v)
 		v->pending_irqs[word] &= ~(1u << bit);
 		int vector = guest_irq_vector((uint8_t)(word * 32 + bit));
 		if (vector >= 0)
-			deliver_or_die(v, (struct event){ .vector = (uint8_t)vector,
+			guest_deliver(v, (struct event){ .vector = (uint8_t)vector,
 							  .source = EVENT_EXTERNAL });
 		return;
 	}
-}
-
-/*
- * A page fault while the guest runs with paging off can only be the VMM's
- * doing: a write to a page it protects, or an address its view of guest
- * RAM does not map.
- *
- * At 0xFC000000 and up is the VMM, whose pages are supervisor-only.  Every
- * guest segment is clipped below it, so a CPU that checks segment limits
- * raises #GP(0) before paging is even asked; QEMU's TCG does not check
- * limits on data accesses, and the supervisor bit catches the access
- * instead.  Either way the guest gets the #GP(0) the limit violation is.
- */
-static void handle_page_fault(struct vcpu *v, uint32_t addr, uint32_t error)
-{
-	if (step_protected_write(v, addr, error))
-		return;
-	if (addr >= GUEST_LINEAR_LIMIT) {
-		deliver_or_die(v, (struct event){ .vector = VEC_GP, .has_error = 1,
-						  .source = EVENT_EXCEPTION });
-		return;
-	}
-	guest_die(v, "page fault at 0x%08x, outside the guest's RAM "
-		  "(guest paging is not virtualized yet)", addr);
 }
 
 static void handle_exit(struct vcpu *v, uint8_t vector)
@@ -226,11 +202,11 @@ static void handle_exit(struct vcpu *v, uint8_t vector)
 
 	if (vector == VEC_GP) {
 		if (emulate_gp(v, tf->error, &raise) == RAISE)
-			deliver_or_die(v, raise);
+			guest_deliver(v, raise);
 	} else if (vector == VEC_PF) {
-		handle_page_fault(v, arch_fault_address(), tf->error);
+		mmu_page_fault(v, arch_fault_address(), tf->error);
 	} else if (vector < 32) {
-		deliver_or_die(v, (struct event){ .vector = vector,
+		guest_deliver(v, (struct event){ .vector = vector,
 			.has_error = (uint8_t)vector_has_error_code(vector),
 			.error = tf->error, .source = EVENT_EXCEPTION });
 	} else {

@@ -20,6 +20,10 @@ void guest_boot(const struct boot_module *kernel, const struct vmm_options *opt,
  */
 struct vcpu *guest_exit(struct trapframe *tf);
 
+struct event;
+/* Deliver ev to the guest; a triple fault stops it. */
+void guest_deliver(struct vcpu *v, struct event ev);
+
 /* Stop the guest and the machine, printing why, the guest's state and the
  * exit statistics. */
 void guest_die(struct vcpu *v, const char *fmt, ...)

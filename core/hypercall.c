@@ -8,7 +8,7 @@
 #include "core/console.h"
 #include "core/emulate.h"
 #include "core/guest.h"
-#include "core/step.h"
+#include "core/mmu.h"
 #include "core/vmem.h"
 #include "ringvisor/exit.h"
 #include "ringvisor/hypercall.h"
@@ -37,7 +37,7 @@ static int32_t set_gdt_entry(struct vcpu *v, uint32_t index, uint32_t lo,
 	uint64_t raw = ((uint64_t)hi << 32) | lo;
 	if (index == 0 || index * 8 + 7 > v->gdtr.limit)
 		return RV_EINVAL;
-	if (vmem_write(v, v->gdtr.base + index * 8, &raw, 8))
+	if (vmem_write_sys(v, v->gdtr.base + index * 8, &raw, 8))
 		return RV_EFAULT;
 	ring_mirror_gdt(v);
 	return 0;
@@ -66,7 +66,7 @@ static int32_t call(struct vcpu *v, uint32_t nr, const uint32_t arg[4],
 		t->limit = (uint16_t)arg[1];
 		if (t == &v->gdtr) {
 			ring_mirror_gdt(v);
-			step_protect_tables(v);
+			mmu_protect_tables(v);
 		}
 		return 0;
 	}

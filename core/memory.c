@@ -52,6 +52,13 @@ uint32_t memory_alloc_table(void)
 	return pa;
 }
 
+void memory_free_table(uint32_t pa)
+{
+	/* A double free is a VMM bug; the allocator refuses it, and the
+	 * frame simply stays in use. */
+	palloc_free(&frames, pa >> PAGE_SHIFT);
+}
+
 uint32_t memory_alloc_guest_ram(uint32_t bytes)
 {
 	uint32_t first;

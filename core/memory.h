@@ -12,6 +12,9 @@ void memory_init(const struct boot_info *bi);
  * its physical address, or 0 when none is left. */
 uint32_t memory_alloc_table(void);
 
+/* Give back a page from memory_alloc_table. */
+void memory_free_table(uint32_t pa);
+
 /* Contiguous RAM for a guest, 4 MiB-aligned.  Returns the host-physical
  * base, or 0 when that much is not free. */
 uint32_t memory_alloc_guest_ram(uint32_t bytes);

@@ -18,10 +18,10 @@
 #include "core/arch.h"
 #include "core/guest.h"
 #include "core/hypercall.h"
-#include "ringvisor/hypercall.h"
+#include "core/mmu.h"
 #include "core/segments.h"
-#include "core/step.h"
 #include "core/vmem.h"
+#include "ringvisor/hypercall.h"
 
 #define EFLAGS_CF   0x00000001u
 #define EFLAGS_OF   0x00000800u
@@ -54,7 +54,7 @@ static int read_stack(struct vcpu *v, uint32_t esp, void *buf, unsigned len,
 		      struct event *raise)
 {
 	if (vmem_read(v, v->ss_base + esp, buf, len)) {
-		*raise = emulate_fault(VEC_SS, 0);
+		*raise = emulate_memory_fault(v, emulate_fault(VEC_SS, 0));
 		return -1;
 	}
 	return 0;
@@ -257,7 +257,8 @@ enum emulation ring_software_interrupt(struct vcpu *v, const struct insn *in,
 	if (in->opcode == 0xcd && vector == RV_HYPERCALL_VECTOR &&
 	    v->vpl == VPL_KERNEL)
 		return hypercall(v, raise) ? RAISE : EMULATED;
-	*raise = (struct event){ vector, 0, 0, EVENT_SOFTWARE, in->len };
+	*raise = (struct event){ .vector = vector, .source = EVENT_SOFTWARE,
+				 .insn_len = in->len };
 	return RAISE;
 }
 
@@ -333,7 +334,7 @@ enum emulation ring_far_transfer(struct vcpu *v, const struct insn *in,
 		if (emulate_operand_address(v, in, &linear, raise))
 			return RAISE;
 		if (vmem_read(v, linear, ptr, 6)) {
-			*raise = gp(0);
+			*raise = emulate_memory_fault(v, gp(0));
 			return RAISE;
 		}
 		target_eip = ptr[0];
@@ -356,7 +357,7 @@ enum emulation ring_far_transfer(struct vcpu *v, const struct insn *in,
 	if (is_call) {
 		uint32_t frame[2] = { tf->eip + in->len, v->cs };
 		if (vmem_write(v, v->ss_base + tf->esp - 8, frame, 8)) {
-			*raise = emulate_fault(VEC_SS, 0);
+			*raise = emulate_memory_fault(v, emulate_fault(VEC_SS, 0));
 			return RAISE;
 		}
 		tf->esp -= 8;
@@ -444,7 +445,7 @@ enum emulation ring_load_segment(struct vcpu *v, const struct insn *in,
 			if (emulate_operand_address(v, in, &linear, raise))
 				return RAISE;
 			if (vmem_read(v, linear, &sel, 2)) {
-				*raise = gp(0);
+				*raise = emulate_memory_fault(v, gp(0));
 				return RAISE;
 			}
 		}
@@ -474,7 +475,7 @@ enum emulation ring_load_segment(struct vcpu *v, const struct insn *in,
 	if (emulate_operand_address(v, in, &linear, raise))
 		return RAISE;
 	if (vmem_read(v, linear, ptr, 6)) {
-		*raise = gp(0);
+		*raise = emulate_memory_fault(v, gp(0));
 		return RAISE;
 	}
 	if (in->map == MAP_ONE_BYTE)
@@ -494,7 +495,7 @@ void ring_mirror_ldt(struct vcpu *v)
 	for (unsigned i = 0; i < arch_guest_ldt_entries(); i++) {
 		uint64_t raw = 0;
 		if (v->ldtr && i * 8 + 7 <= v->ldt.limit)
-			vmem_read(v, v->ldt.base + i * 8, &raw, 8);
+			vmem_read_sys(v, v->ldt.base + i * 8, &raw, 8);
 		arch_guest_mirror_ldt(i, raw);
 	}
 }
@@ -506,7 +507,7 @@ void ring_mirror_gdt(struct vcpu *v)
 	for (unsigned i = 0; i < 32; i++) {
 		uint64_t raw = 0;
 		if (i * 8 + 7 <= v->gdtr.limit)
-			vmem_read(v, v->gdtr.base + i * 8, &raw, 8);
+			vmem_read_sys(v, v->gdtr.base + i * 8, &raw, 8);
 		arch_guest_mirror_gdt(i, raw);
 	}
 }
@@ -529,7 +530,7 @@ static enum emulation load_tr(struct vcpu *v, uint16_t sel, struct event *raise)
 	}
 	/* ltr marks the TSS busy in the guest's GDT, as the CPU does. */
 	raw |= (uint64_t)DESC_TSS_BUSY << 40;
-	vmem_write(v, v->gdtr.base + (sel & ~7u), &raw, 8);
+	vmem_write_sys(v, v->gdtr.base + (sel & ~7u), &raw, 8);
 	v->tr = sel;
 	v->tr_base = s.base;
 	v->tr_limit = s.limit;
@@ -541,7 +542,7 @@ static enum emulation load_ldt(struct vcpu *v, uint16_t sel, struct event *raise
 	if ((sel & 0xfffc) == 0) {
 		v->ldtr = 0;
 		ring_mirror_ldt(v);
-		step_protect_tables(v);
+		mmu_protect_tables(v);
 		return EMULATED;
 	}
 	uint64_t raw;
@@ -562,7 +563,7 @@ static enum emulation load_ldt(struct vcpu *v, uint16_t sel, struct event *raise
 	v->ldt.base = s.base;
 	v->ldt.limit = s.limit > 0xffff ? 0xffff : (uint16_t)s.limit;
 	ring_mirror_ldt(v);
-	step_protect_tables(v);
+	mmu_protect_tables(v);
 	return EMULATED;
 }
 
@@ -586,7 +587,7 @@ enum emulation ring_descriptor_table(struct vcpu *v, const struct insn *in,
 			if (emulate_operand_address(v, in, &linear, raise))
 				return RAISE;
 			if (vmem_read(v, linear, &sel, 2)) {
-				*raise = gp(0);
+				*raise = emulate_memory_fault(v, gp(0));
 				return RAISE;
 			}
 		}
@@ -605,7 +606,7 @@ enum emulation ring_descriptor_table(struct vcpu *v, const struct insn *in,
 		for (unsigned i = 0; i < 4; i++)
 			pseudo[2 + i] = (uint8_t)(table->base >> (8 * i));
 		if (vmem_write(v, linear, pseudo, 6)) {
-			*raise = gp(0);
+			*raise = emulate_memory_fault(v, gp(0));
 			return RAISE;
 		}
 		return EMULATED;
@@ -621,7 +622,7 @@ enum emulation ring_descriptor_table(struct vcpu *v, const struct insn *in,
 		table->base &= 0x00ffffffu;	/* a 16-bit operand loads 24 bits */
 	if (table == &v->gdtr) {
 		ring_mirror_gdt(v);
-		step_protect_tables(v);
+		mmu_protect_tables(v);
 	}
 	return EMULATED;
 }

@@ -6,10 +6,11 @@
  *    next instruction has run (SDM Vol. 2, STI).  The VMM steps that
  *    instruction, holding back any interrupt that arrives first;
  *
- *  - write-protected descriptor tables: the VMM mirrors the guest's GDT and
- *    LDT, so it must see every write to them.  Their pages are read-only to
- *    the guest; a write faults, the VMM opens the page, steps the writing
- *    instruction, closes the page and mirrors the tables again.
+ *  - write-protected descriptor tables (core/mmu.c): the VMM mirrors the
+ *    guest's GDT and LDT, so it must see every write to them.  Their pages
+ *    are read-only in the shadows; a write faults, the VMM maps the page
+ *    writable, steps the writing instruction, then closes the page and
+ *    mirrors the tables again.
  */
 #ifndef CORE_STEP_H
 #define CORE_STEP_H
@@ -19,12 +20,9 @@
 /* Start stepping for the sti shadow; next_eip is the instruction after sti. */
 void step_sti_shadow(struct vcpu *v, uint32_t next_eip);
 
-/*
- * A #PF from the guest at linear address addr with error code error.  If it
- * is a write to a page the VMM protects, start stepping the write and
- * return 1; else 0 (the fault is not the VMM's doing).
- */
-int step_protected_write(struct vcpu *v, uint32_t addr, uint32_t error);
+/* Start stepping the write at the guest's EIP to the protected page at va,
+ * which the caller has just made writable. */
+void step_protected_write(struct vcpu *v, uint32_t va);
 
 /*
  * Called first for every exit while stepping.  Returns 1 if the exit is
@@ -32,8 +30,5 @@ int step_protected_write(struct vcpu *v, uint32_t addr, uint32_t error);
  * on handling it as usual.
  */
 int step_exit(struct vcpu *v, uint8_t vector, uint32_t debug_status);
-
-/* The guest loaded a new GDT or LDT: protect the pages that now hold them. */
-void step_protect_tables(struct vcpu *v);
 
 #endif

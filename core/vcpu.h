@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include "core/guest_mem.h"
+#include "core/shadow.h"
 
 /*
  * The guest's registers while the VMM runs, laid out as the trap stubs save
@@ -25,14 +26,14 @@ struct trapframe {
 	uint32_t esp, ss;	/* pushed only when entering from ring 3 */
 };
 
+/* Virtual privilege levels: the guest's idea of its current ring. */
+enum { VPL_KERNEL = 0, VPL_USER = 3 };
+
 /* Why the VMM is single-stepping the guest (core/step.h). */
 #define STEP_STI_SHADOW      1u
 #define STEP_PROTECTED_WRITE 2u
 /* A 64 KiB GDT spans 17 pages at most, and so does an LDT. */
 #define MAX_PROTECTED_PAGES 34
-
-/* Virtual privilege levels: the guest's idea of its current ring. */
-enum { VPL_KERNEL = 0, VPL_USER = 3 };
 
 struct descriptor_table {
 	uint32_t base;		/* guest linear address */
@@ -52,8 +53,9 @@ struct vcpu {
 	unsigned step_reasons;	/* STEP_* bits; 0 when not stepping */
 	uint32_t step_eip;	/* the instruction being stepped */
 	int step_guest_tf;	/* the guest had TF set itself */
-	uint32_t open_page;	/* the protected page opened for the step */
-	/* Guest pages the VMM keeps read-only: those holding the GDT and LDT. */
+	uint32_t open_page;	/* linear page of the protected write being stepped */
+	/* Guest-physical pages the VMM keeps read-only in the shadows: those
+	 * holding the GDT and LDT (core/mmu.c). */
 	uint32_t protected_pages[MAX_PROTECTED_PAGES];
 	unsigned nprotected;
 	/* Hardware interrupts taken while the guest could not receive them
@@ -69,7 +71,19 @@ struct vcpu {
 	uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
 
 	struct guest_mem mem;
+	struct shadow shadow;
+
+	/* The last failed access to guest linear memory (core/vmem.c). */
+	int fault_is_pf;	/* a page fault (else: outside guest RAM, paging off) */
+	int fault_bad_table;	/* a guest page table or PTE points past guest RAM */
+	uint32_t fault_address, fault_error;	/* the page tables the guest really runs on */
 };
+
+/* Which shadow table the guest's current virtual ring runs on. */
+static inline unsigned vcpu_shadow(const struct vcpu *v)
+{
+	return v->vpl == VPL_KERNEL ? SHADOW_KERNEL : SHADOW_USER;
+}
 
 /* General register n (REG_EAX..REG_EDI, as the decoder numbers them).
  * The frame holds them in pusha order, EDI first; the guest's ESP is the

@@ -1,25 +1,120 @@
 #include "core/vmem.h"
 
-int vmem_read(const struct vcpu *v, uint32_t linear, void *buf, uint32_t len)
+#include "core/pagewalk.h"
+
+#define CR0_WP  0x00010000u
+#define CR0_PG  0x80000000u
+#define CR4_PSE 0x00000010u
+#define PAGE    4096u
+
+int vmem_paging_on(const struct vcpu *v)
 {
-	return gmem_read(&v->mem, linear, buf, len);
+	return (v->cr0 & CR0_PG) != 0;
 }
 
-int vmem_write(const struct vcpu *v, uint32_t linear, const void *buf,
-	       uint32_t len)
+struct paging_mode vmem_paging_mode(const struct vcpu *v)
 {
-	return gmem_write(&v->mem, linear, buf, len);
+	return (struct paging_mode){ .cr3 = v->cr3, .pse = (v->cr4 & CR4_PSE) != 0,
+				     .wp = (v->cr0 & CR0_WP) != 0 };
 }
 
-int vmem_descriptor(const struct vcpu *v, uint16_t sel, uint64_t *raw)
+static void record_fault(struct vcpu *v, int is_pf, uint32_t address,
+			 uint32_t error, int bad_table)
+{
+	v->fault_is_pf = is_pf;
+	v->fault_address = address;
+	v->fault_error = error;
+	v->fault_bad_table = bad_table;
+}
+
+/* One page's worth: the guest-physical address of linear, or a fault. */
+static int translate(struct vcpu *v, uint32_t linear, unsigned access, int set_ad,
+		     uint32_t *gpa)
+{
+	if (!vmem_paging_on(v)) {
+		*gpa = linear;
+		return 0;
+	}
+	struct paging_mode mode = vmem_paging_mode(v);
+	struct walk w;
+	switch (guest_walk(&v->mem, &mode, linear, access, set_ad, &w)) {
+	case WALK_OK:
+		*gpa = w.gpa;
+		return 0;
+	case WALK_FAULT:
+		record_fault(v, 1, linear, w.error, 0);
+		return -1;
+	default:
+		record_fault(v, 1, linear, 0, 1);
+		return -1;
+	}
+}
+
+int vmem_translate(struct vcpu *v, uint32_t linear, unsigned access, uint32_t *gpa)
+{
+	return translate(v, linear, access, 0, gpa);
+}
+
+/* Copy page by page: each page translates on its own. */
+static int copy(struct vcpu *v, uint32_t linear, uint8_t *buf, uint32_t len,
+		unsigned access)
+{
+	while (len) {
+		uint32_t chunk = PAGE - (linear & (PAGE - 1));
+		if (chunk > len)
+			chunk = len;
+		uint32_t gpa;
+		if (translate(v, linear, access, 1, &gpa))
+			return -1;
+		int r = (access & ACCESS_WRITE) ? gmem_write(&v->mem, gpa, buf, chunk)
+						: gmem_read(&v->mem, gpa, buf, chunk);
+		if (r) {
+			/* Outside guest RAM: with paging off that is all there
+			 * is to say; with paging, a PTE points past RAM. */
+			record_fault(v, 0, linear, 0, vmem_paging_on(v));
+			return -1;
+		}
+		linear += chunk;
+		buf += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+static unsigned privilege(const struct vcpu *v)
+{
+	return v->vpl == VPL_USER ? ACCESS_USER : 0;
+}
+
+int vmem_read(struct vcpu *v, uint32_t linear, void *buf, uint32_t len)
+{
+	return copy(v, linear, buf, len, privilege(v));
+}
+
+int vmem_write(struct vcpu *v, uint32_t linear, const void *buf, uint32_t len)
+{
+	return copy(v, linear, (uint8_t *)(uintptr_t)buf, len, privilege(v) | ACCESS_WRITE);
+}
+
+int vmem_read_sys(struct vcpu *v, uint32_t linear, void *buf, uint32_t len)
+{
+	return copy(v, linear, buf, len, 0);
+}
+
+int vmem_write_sys(struct vcpu *v, uint32_t linear, const void *buf, uint32_t len)
+{
+	return copy(v, linear, (uint8_t *)(uintptr_t)buf, len, ACCESS_WRITE);
+}
+
+int vmem_descriptor(struct vcpu *v, uint16_t sel, uint64_t *raw)
 {
 	uint32_t offset = sel & ~7u;
 	if (sel & 4) {
 		if (v->ldtr == 0 || offset + 7 > v->ldt.limit)
 			return -1;
-		return vmem_read(v, v->ldt.base + offset, raw, 8);
+		return vmem_read_sys(v, v->ldt.base + offset, raw, 8);
 	}
 	if (offset == 0 || offset + 7 > v->gdtr.limit)
 		return -1;
-	return vmem_read(v, v->gdtr.base + offset, raw, 8);
+	return vmem_read_sys(v, v->gdtr.base + offset, raw, 8);
 }

@@ -17,6 +17,7 @@
 #include "arch/ia32/paging.h"
 #include "arch/ia32/x86.h"
 #include "core/memory.h"
+#include "core/shadow.h"
 #include "core/segments.h"
 #include "lib/string.h"
 
@@ -44,43 +45,25 @@ static uint64_t guest_ldt[2][LDT_ENTRIES] __attribute__((aligned(8)));
 #define FLAT_CODE 0x00cf9a000000ffffull
 #define FLAT_DATA 0x00cf92000000ffffull
 
-/*
- * Until the guest turns paging on, it sees guest-physical memory at the same
- * linear addresses.  The VMM builds that view with 4 KiB pages (so single
- * pages can later be write-protected) mapping guest-physical gpa to host
- * frame host_base + gpa, user-accessible, plus the VMM's own PDEs.
- */
-/* The identity view's page tables, for write-protecting single pages. */
-static uint32_t *identity_pts[1024];
-
-static int build_identity_view(struct vcpu *v, uint32_t *cr3)
+/* Shadow page tables live in the direct map, where the VMM can edit them. */
+static uint32_t *table_at(uint32_t frame)
 {
-	uint32_t pd_pa = memory_alloc_table();
-	if (!pd_pa)
-		return -1;
-	uint32_t *pd = p2v(pd_pa);
-	for (uint32_t gpa = 0; gpa < v->mem.size; gpa += 1024 * 4096u) {
-		uint32_t pt_pa = memory_alloc_table();
-		if (!pt_pa)
-			return -1;
-		uint32_t *pt = p2v(pt_pa);
-		for (uint32_t i = 0; i < 1024 && gpa + i * 4096u < v->mem.size; i++)
-			pt[i] = (v->mem.host_base + gpa + i * 4096u) |
-				PTE_P | PTE_W | PTE_U;
-		pd[gpa >> 22] = pt_pa | PTE_P | PTE_W | PTE_U;
-		identity_pts[gpa >> 22] = pt;
-	}
-	paging_copy_vmm_pdes(pd);
-	*cr3 = pd_pa;
-	return 0;
+	return p2v(frame);
 }
+
+static const struct shadow_ops shadow_ops = {
+	.alloc_table = memory_alloc_table,
+	.free_table = memory_free_table,
+	.table = table_at,
+	.init_directory = paging_copy_vmm_pdes,
+};
 
 int arch_guest_init(struct vcpu *v)
 {
-	uint32_t cr3;
-	if (build_identity_view(v, &cr3))
+	/* The guest starts with paging off; the shadows fill with its
+	 * identity view as it touches memory (core/guest.c). */
+	if (shadow_init(&v->shadow, &shadow_ops))
 		return -1;
-	write_cr3(cr3);
 
 	for (unsigned i = 0; i < sizeof(passthrough_ports) / sizeof(*passthrough_ports); i++)
 		cpu_open_ports(passthrough_ports[i].first, passthrough_ports[i].count);
@@ -101,15 +84,15 @@ int arch_guest_init(struct vcpu *v)
 	return 0;
 }
 
-int arch_guest_write_protect(struct vcpu *v, uint32_t page, int protect)
+void arch_guest_tlb_invalidate(uint32_t va)
 {
-	uint32_t *pt = identity_pts[page >> 22];
-	if (page >= v->mem.size || !pt)
-		return -1;
-	uint32_t *pte = &pt[(page >> 12) & 1023];
-	*pte = protect ? (*pte & ~PTE_W) : (*pte | PTE_W);
-	invlpg(page);
-	return 0;
+	invlpg(va);
+}
+
+void arch_guest_tlb_flush(struct vcpu *v)
+{
+	/* The VMM's own mappings are global and survive this. */
+	write_cr3(v->shadow.pd[vcpu_shadow(v)]);
 }
 
 uint32_t arch_fault_address(void)
@@ -189,6 +172,9 @@ static unsigned view_of(const struct vcpu *v)
 void arch_guest_switch_ring(struct vcpu *v)
 {
 	cpu_enable_io_bitmap(v->vpl == VPL_KERNEL);
+	/* The heart of the virtual protection ring (paper §3): virtual user
+	 * mode runs on the table without the guest's kernel pages. */
+	write_cr3(v->shadow.pd[vcpu_shadow(v)]);
 	cpu_load_gdt_view(view_of(v));
 	/* LDTR caches its table's base: reload it from the new view. */
 	__asm__ volatile("lldt %w0" : : "r"((uint16_t)SEL_GUEST_LDT));

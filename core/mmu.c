@@ -1,0 +1,151 @@
+#include "core/mmu.h"
+
+#include "core/arch.h"
+#include "core/deliver.h"
+#include "core/emulate.h"
+#include "core/guest.h"
+#include "core/pagewalk.h"
+#include "core/segments.h"
+#include "core/step.h"
+#include "core/vmem.h"
+
+#define PAGE 4096u
+
+void mmu_flush(struct vcpu *v)
+{
+	shadow_flush(&v->shadow);
+	arch_guest_tlb_flush(v);
+}
+
+void mmu_invalidate(struct vcpu *v, uint32_t va)
+{
+	shadow_invalidate(&v->shadow, va);
+	arch_guest_tlb_invalidate(va);
+}
+
+/* ---- protected pages: the guest's descriptor tables ---- */
+
+static int is_protected(const struct vcpu *v, uint32_t gpa)
+{
+	uint32_t page = gpa & ~(PAGE - 1);
+	for (unsigned i = 0; i < v->nprotected; i++)
+		if (v->protected_pages[i] == page)
+			return 1;
+	return 0;
+}
+
+static void protect_range(struct vcpu *v, uint32_t base, uint32_t limit)
+{
+	uint32_t last = base + limit < base ? 0xfffff000u : (base + limit) & ~(PAGE - 1);
+	for (uint32_t page = base & ~(PAGE - 1); ; page += PAGE) {
+		uint32_t gpa;
+		/* A table page the guest has not mapped yet cannot be written
+		 * through either; it is protected once the tables are reloaded. */
+		if (vmem_translate(v, page, 0, &gpa) == 0 && !is_protected(v, gpa) &&
+		    v->nprotected < MAX_PROTECTED_PAGES)
+			v->protected_pages[v->nprotected++] = gpa & ~(PAGE - 1);
+		if (page >= last)
+			break;
+	}
+}
+
+void mmu_protect_tables(struct vcpu *v)
+{
+	v->nprotected = 0;
+	if (v->gdtr.limit)
+		protect_range(v, v->gdtr.base, v->gdtr.limit);
+	if (v->ldtr)
+		protect_range(v, v->ldt.base, v->ldt.limit);
+	/* Shadow entries made before may map those pages writable. */
+	mmu_flush(v);
+}
+
+void mmu_protected_write_done(struct vcpu *v, uint32_t va)
+{
+	mmu_invalidate(v, va);		/* the next access maps it read-only again */
+	ring_mirror_gdt(v);
+	if (v->ldtr)
+		ring_mirror_ldt(v);
+}
+
+/* ---- page faults ---- */
+
+static void reflect(struct vcpu *v, uint32_t va, uint32_t error)
+{
+	struct event pf = emulate_fault(VEC_PF, error);
+	pf.address = va;
+	guest_deliver(v, pf);
+}
+
+/*
+ * With paging off the guest's "tables" are the identity.  An address at or
+ * above 0xFC000000 is the VMM's: every guest segment is clipped below it, so
+ * a CPU checking segment limits raises #GP(0) before paging is asked; QEMU's
+ * TCG does not check limits on data accesses and the supervisor bit of the
+ * VMM's pages catches it instead.  Either way the guest gets the #GP(0).
+ */
+static int translate_unpaged(struct vcpu *v, uint32_t va, uint32_t *gpa)
+{
+	if (va >= GUEST_LINEAR_LIMIT) {
+		guest_deliver(v, emulate_fault(VEC_GP, 0));
+		return -1;
+	}
+	if (!gmem_contains(&v->mem, va & ~(PAGE - 1), PAGE))
+		guest_die(v, "page fault at 0x%08x, outside the guest's RAM "
+			  "(with paging off)", va);
+	*gpa = va;
+	return 0;
+}
+
+void mmu_page_fault(struct vcpu *v, uint32_t va, uint32_t error)
+{
+	unsigned access = ((error & PF_WRITE) ? ACCESS_WRITE : 0) |
+			  (v->vpl == VPL_USER ? ACCESS_USER : 0);
+	uint32_t gpa;
+	int writable = 1, large = 0;
+
+	if (!vmem_paging_on(v)) {
+		if (translate_unpaged(v, va, &gpa))
+			return;
+	} else {
+		struct paging_mode mode = vmem_paging_mode(v);
+		struct walk w;
+		switch (guest_walk(&v->mem, &mode, va, access, 1, &w)) {
+		case WALK_FAULT:			/* cases 1 and 3 */
+			reflect(v, va, w.error);
+			return;
+		case WALK_BAD_TABLE:
+			guest_die(v, "a guest page table used for 0x%08x lies "
+				  "outside guest RAM", va);
+		case WALK_OK:
+			break;
+		}
+		if (va >= GUEST_LINEAR_LIMIT)
+			guest_die(v, "the guest maps 0x%08x, in the 64 MiB the VMM "
+				  "reserves at the top of every address space", va);
+		if (!gmem_contains(&v->mem, w.gpa & ~(PAGE - 1), PAGE))
+			guest_die(v, "the guest maps 0x%08x to 0x%08x, past its RAM",
+				  va, w.gpa);
+		gpa = w.gpa;
+		/* Writable only once the guest's entry is dirty, so that the
+		 * first write faults here and sets D (SDM Vol. 3A §4.8). */
+		writable = w.writable && w.dirty;
+		large = w.page_size > PAGE;
+	}
+
+	/* Case 2: the guest allows it; the shadow catches up. */
+	uint32_t host = v->mem.host_base + (gpa & ~(PAGE - 1));
+	int protected_write = 0;
+	if (is_protected(v, gpa)) {
+		protected_write = writable && (access & ACCESS_WRITE);
+		if (!protected_write)
+			writable = 0;
+	}
+	if (shadow_map(&v->shadow, vcpu_shadow(v), va, host, writable, large))
+		guest_die(v, "out of memory for shadow page tables");
+	arch_guest_tlb_invalidate(va);
+	/* A write to a descriptor table: let this one instruction through,
+	 * then close the page and mirror the tables again. */
+	if (protected_write)
+		step_protected_write(v, va);
+}

@@ -1,0 +1,33 @@
+/*
+ * The guest's virtual MMU: page faults, CR3 writes, invlpg, and the pages
+ * the VMM keeps read-only behind the guest's back (paper §4.3, §4.4.3).
+ */
+#ifndef CORE_MMU_H
+#define CORE_MMU_H
+
+#include "core/vcpu.h"
+
+/*
+ * A #PF from the guest at linear address va.  Paper §4.4.3 names three
+ * cases, and they are told apart by walking the guest's own tables:
+ *   1. a user access to a guest kernel page, and
+ *   3. anything else the guest's tables refuse:
+ *      the guest gets #PF with the error code and CR2 its tables imply;
+ *   2. the guest's tables allow it but the shadow lacks it: fill the shadow
+ *      and restart the instruction, invisibly to the guest.
+ */
+void mmu_page_fault(struct vcpu *v, uint32_t va, uint32_t error);
+
+/* Drop every shadow translation (CR3 write, change of paging mode). */
+void mmu_flush(struct vcpu *v);
+
+/* Drop the translation of va (invlpg). */
+void mmu_invalidate(struct vcpu *v, uint32_t va);
+
+/* Recompute which guest pages hold the GDT and LDT, and protect them. */
+void mmu_protect_tables(struct vcpu *v);
+
+/* The single-stepped write to a protected page at va is done (step.c). */
+void mmu_protected_write_done(struct vcpu *v, uint32_t va);
+
+#endif

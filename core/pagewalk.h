@@ -1,0 +1,54 @@
+/*
+ * Walking the guest's own page tables, as the CPU's page walker would (SDM
+ * Vol. 3A §4.3, 32-bit paging; §4.7 page-fault error codes; §4.8 accessed
+ * and dirty flags).  The shadow page tables are filled from what this
+ * returns, and the emulator uses it to reach guest linear memory.
+ *
+ * Pure C over guest memory: unit-tested on the host.
+ */
+#ifndef CORE_PAGEWALK_H
+#define CORE_PAGEWALK_H
+
+#include <stdint.h>
+#include "core/guest_mem.h"
+
+/* What an access is. */
+#define ACCESS_WRITE 0x1u
+#define ACCESS_USER  0x2u	/* made at (virtual) CPL 3 */
+
+/* Page-fault error code bits. */
+#define PF_PRESENT 0x1u		/* 1: a protection violation; 0: not present */
+#define PF_WRITE   0x2u
+#define PF_USER    0x4u
+
+/* The paging controls that change a walk. */
+struct paging_mode {
+	uint32_t cr3;
+	int pse;	/* CR4.PSE: 4 MiB pages */
+	int wp;		/* CR0.WP: supervisor writes honour read-only pages */
+};
+
+struct walk {
+	uint32_t gpa;		/* the guest-physical address of va */
+	uint32_t page_size;	/* 4 KiB or 4 MiB */
+	int writable;		/* writable at the privilege of the access */
+	int user;		/* U/S=1 at both levels */
+	int dirty;		/* the final entry's D, after the walk */
+	uint32_t error;		/* WALK_FAULT: the #PF error code */
+};
+
+enum walk_result {
+	WALK_OK,
+	WALK_FAULT,		/* the guest must get #PF with walk.error */
+	WALK_BAD_TABLE,		/* a guest page table lies outside guest RAM */
+};
+
+/*
+ * Translate va for an access (ACCESS_* bits).  When set_ad, set the accessed
+ * flags of the entries used and, for a write, the dirty flag of the final
+ * one, in guest memory, as the CPU does.  Nothing is written on a fault.
+ */
+enum walk_result guest_walk(const struct guest_mem *gm, const struct paging_mode *mode,
+			    uint32_t va, unsigned access, int set_ad, struct walk *out);
+
+#endif

@@ -1,0 +1,95 @@
+#include "core/shadow.h"
+
+#define PTE_P  0x001u
+#define PTE_W  0x002u
+#define PTE_U  0x004u
+#define FRAME  0xfffff000u
+
+static uint32_t *directory(const struct shadow *s, unsigned which)
+{
+	return s->ops->table(s->pd[which]);
+}
+
+int shadow_init(struct shadow *s, const struct shadow_ops *ops)
+{
+	s->ops = ops;
+	for (unsigned i = 0; i < sizeof(s->large) / sizeof(*s->large); i++)
+		s->large[i] = 0;
+	for (unsigned which = 0; which < 2; which++) {
+		s->pd[which] = ops->alloc_table();
+		if (!s->pd[which])
+			return -1;
+		ops->init_directory(directory(s, which));
+	}
+	return 0;
+}
+
+int shadow_map(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
+	       int writable, int from_large)
+{
+	unsigned slot = va >> 22;
+	if (slot >= SHADOW_GUEST_PDES)
+		return -1;	/* the VMM's own space is never the guest's */
+	uint32_t *pd = directory(s, which);
+	if (!(pd[slot] & PTE_P)) {
+		uint32_t pt = s->ops->alloc_table();
+		if (!pt)
+			return -1;
+		/* The PDE allows everything; the PTE decides. */
+		pd[slot] = pt | PTE_P | PTE_W | PTE_U;
+	}
+	if (from_large)
+		s->large[slot / 32] |= 1u << (slot % 32);
+	uint32_t *pt = s->ops->table(pd[slot] & FRAME);
+	pt[(va >> 12) & 1023] = (host_pa & FRAME) | PTE_P | PTE_U | (writable ? PTE_W : 0);
+	return 0;
+}
+
+static void drop_table(struct shadow *s, unsigned which, unsigned slot)
+{
+	uint32_t *pd = directory(s, which);
+	if (pd[slot] & PTE_P) {
+		s->ops->free_table(pd[slot] & FRAME);
+		pd[slot] = 0;
+	}
+}
+
+void shadow_invalidate(struct shadow *s, uint32_t va)
+{
+	unsigned slot = va >> 22;
+	if (slot >= SHADOW_GUEST_PDES)
+		return;
+	if (s->large[slot / 32] & (1u << (slot % 32))) {
+		/* invlpg drops the whole 4 MiB translation: every piece. */
+		drop_table(s, SHADOW_KERNEL, slot);
+		drop_table(s, SHADOW_USER, slot);
+		s->large[slot / 32] &= ~(1u << (slot % 32));
+		return;
+	}
+	for (unsigned which = 0; which < 2; which++) {
+		uint32_t *pd = directory(s, which);
+		if (pd[slot] & PTE_P)
+			s->ops->table(pd[slot] & FRAME)[(va >> 12) & 1023] = 0;
+	}
+}
+
+void shadow_flush(struct shadow *s)
+{
+	for (unsigned slot = 0; slot < SHADOW_GUEST_PDES; slot++) {
+		drop_table(s, SHADOW_KERNEL, slot);
+		drop_table(s, SHADOW_USER, slot);
+	}
+	for (unsigned i = 0; i < sizeof(s->large) / sizeof(*s->large); i++)
+		s->large[i] = 0;
+}
+
+uint32_t shadow_lookup(const struct shadow *s, unsigned which, uint32_t va)
+{
+	const uint32_t *pd = directory(s, which);
+	uint32_t pde = pd[va >> 22];
+	if (!(pde & PTE_P))
+		return 0;
+	if (va >> 22 >= SHADOW_GUEST_PDES)
+		return pde;		/* the VMM's own (large) mapping */
+	return s->ops->table(pde & FRAME)[(va >> 12) & 1023];
+}

@@ -1,0 +1,75 @@
+/*
+ * The shadow page tables (paper §3, §4.3): the tables the CPU really walks
+ * while the guest runs.  There are two, one per virtual ring:
+ *
+ *   SHADOW_KERNEL  used while the guest is in virtual kernel mode: every
+ *                  guest mapping (U/S=0 and U/S=1 pages);
+ *   SHADOW_USER    used in virtual user mode: only the guest's U/S=1 pages.
+ *
+ * Since the guest runs in ring 3 either way, every shadow entry is a user
+ * page; what keeps guest user code out of guest kernel memory is that its
+ * table does not hold those pages at all.  Both tables carry the VMM's own
+ * supervisor-only mappings at 0xFC000000 and up.
+ *
+ * Coherence (the paper's open problem, §4.4.3): the shadows are filled
+ * lazily, one page at a time, on the page faults their emptiness causes,
+ * and behave exactly like a TLB: shadow_invalidate() for invlpg,
+ * shadow_flush() for a CR3 write or a change of paging mode.  A guest that
+ * follows the architecture's TLB rules therefore never sees a stale
+ * translation, whatever it does to its page tables in between.  The price is
+ * a refill fault per page after each flush; keeping shadows across address
+ * spaces is the performance issue's business.
+ *
+ * Every shadow entry is 4 KiB, also for 4 MiB guest pages, so any single
+ * page can be read-only (dirty tracking, protected descriptor tables).
+ *
+ * Pure C over table frames reached through struct shadow_ops: unit-tested
+ * on the host.
+ */
+#ifndef CORE_SHADOW_H
+#define CORE_SHADOW_H
+
+#include <stdint.h>
+
+enum { SHADOW_KERNEL, SHADOW_USER };
+
+/* The first page-directory slot that belongs to the VMM (0xFC000000). */
+#define SHADOW_GUEST_PDES 1008
+
+struct shadow_ops {
+	uint32_t (*alloc_table)(void);		/* a zeroed frame; 0 if none */
+	void (*free_table)(uint32_t frame);
+	uint32_t *(*table)(uint32_t frame);	/* its 1024 entries */
+	/* Fill a new page directory's VMM slots (SHADOW_GUEST_PDES..1023). */
+	void (*init_directory)(uint32_t *pd);
+};
+
+struct shadow {
+	const struct shadow_ops *ops;
+	uint32_t pd[2];			/* frames of the two page directories */
+	/* PDE slots whose shadow page table holds pieces of a 4 MiB guest
+	 * page: invlpg of any address in it must drop them all. */
+	uint32_t large[SHADOW_GUEST_PDES / 32 + 1];
+};
+
+/* Allocate the two page directories.  -1 if out of memory. */
+int shadow_init(struct shadow *s, const struct shadow_ops *ops);
+
+/*
+ * Map the 4 KiB page holding va to host frame host_pa in table which,
+ * writable or read-only.  from_large says the guest maps va with a 4 MiB
+ * page.  -1 if out of memory for a page table.
+ */
+int shadow_map(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
+	       int writable, int from_large);
+
+/* Drop the translation of va from both tables (invlpg). */
+void shadow_invalidate(struct shadow *s, uint32_t va);
+
+/* Drop every guest translation from both tables (CR3 write, mode change). */
+void shadow_flush(struct shadow *s);
+
+/* The entry the CPU would use for va in table which (0 if none). */
+uint32_t shadow_lookup(const struct shadow *s, unsigned which, uint32_t va);
+
+#endif
