@@ -1,0 +1,155 @@
+/*
+ * The shadow page tables (core/shadow.c) over frames from a host arena:
+ * kernel and user tables, invalidation as a TLB would, 4 MiB pieces, and no
+ * frame leaked by a flush.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/shadow.h"
+
+#define FRAMES 64
+#define FRAME_BASE 0x100000u
+static uint32_t arena[FRAMES][1024] __attribute__((aligned(4096)));
+static int used[FRAMES];
+static int in_use;
+
+static uint32_t alloc_table(void)
+{
+	for (int i = 0; i < FRAMES; i++)
+		if (!used[i]) {
+			used[i] = 1;
+			in_use++;
+			memset(arena[i], 0, sizeof(arena[i]));
+			return FRAME_BASE + (uint32_t)i * 4096;
+		}
+	return 0;
+}
+
+static void free_table(uint32_t frame)
+{
+	int i = (int)((frame - FRAME_BASE) / 4096);
+	assert_true(i >= 0 && i < FRAMES && used[i]);	/* no double free */
+	used[i] = 0;
+	in_use--;
+}
+
+static uint32_t *table(uint32_t frame)
+{
+	return arena[(frame - FRAME_BASE) / 4096];
+}
+
+#define VMM_PDE 0xfc0000e3u
+static void init_directory(uint32_t *pd)
+{
+	for (int i = SHADOW_GUEST_PDES; i < 1024; i++)
+		pd[i] = VMM_PDE;
+}
+
+static const struct shadow_ops ops = { alloc_table, free_table, table, init_directory };
+static struct shadow s;
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(used, 0, sizeof(used));
+	in_use = 0;
+	assert_int_equal(shadow_init(&s, &ops), 0);
+	return 0;
+}
+
+#define P 1u
+#define W 2u
+#define U 4u
+
+static void test_directories_carry_vmm_space(void **state)
+{
+	(void)state;
+	for (unsigned which = 0; which < 2; which++) {
+		uint32_t *pd = table(s.pd[which]);
+		assert_int_equal(pd[1008], VMM_PDE);
+		assert_int_equal(pd[1023], VMM_PDE);
+		assert_int_equal(pd[0], 0);
+	}
+}
+
+static void test_map_in_one_table_only(void **state)
+{
+	(void)state;
+	assert_int_equal(shadow_map(&s, SHADOW_KERNEL, 0xc0001000, 0x5000000, 1, 0), 0);
+	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xc0001000), 0x5000000 | P | W | U);
+	assert_int_equal(shadow_lookup(&s, SHADOW_USER, 0xc0001000), 0);
+	assert_int_equal(shadow_map(&s, SHADOW_USER, 0x08048000, 0x6000000, 0, 0), 0);
+	assert_int_equal(shadow_lookup(&s, SHADOW_USER, 0x08048000), 0x6000000 | P | U);
+}
+
+static void test_vmm_space_refused(void **state)
+{
+	(void)state;
+	assert_int_equal(shadow_map(&s, SHADOW_KERNEL, 0xfc000000, 0x5000000, 1, 0), -1);
+	assert_int_equal(table(s.pd[SHADOW_KERNEL])[1008], VMM_PDE);
+}
+
+static void test_invalidate_drops_both(void **state)
+{
+	(void)state;
+	shadow_map(&s, SHADOW_KERNEL, 0x1000, 0x5000000, 1, 0);
+	shadow_map(&s, SHADOW_USER, 0x1000, 0x5000000, 1, 0);
+	shadow_map(&s, SHADOW_KERNEL, 0x2000, 0x5001000, 1, 0);
+	shadow_invalidate(&s, 0x1000);
+	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0x1000), 0);
+	assert_int_equal(shadow_lookup(&s, SHADOW_USER, 0x1000), 0);
+	assert_int_not_equal(shadow_lookup(&s, SHADOW_KERNEL, 0x2000), 0);
+}
+
+static void test_invalidate_large_drops_every_piece(void **state)
+{
+	(void)state;
+	shadow_map(&s, SHADOW_KERNEL, 0x800000, 0x5000000, 1, 1);
+	shadow_map(&s, SHADOW_KERNEL, 0xbff000, 0x53ff000, 1, 1);
+	shadow_invalidate(&s, 0x900000);	/* elsewhere in the same 4 MiB */
+	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0x800000), 0);
+	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xbff000), 0);
+}
+
+static void test_flush_frees_every_table(void **state)
+{
+	(void)state;
+	int before = in_use;		/* the two directories */
+	for (uint32_t va = 0; va < 0x10000000; va += 0x400000)
+		shadow_map(&s, va & 0x400000 ? SHADOW_USER : SHADOW_KERNEL, va, 0x5000000, 1, 0);
+	assert_true(in_use > before);
+	shadow_flush(&s);
+	assert_int_equal(in_use, before);
+	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0), 0);
+	assert_int_equal(table(s.pd[SHADOW_USER])[1008], VMM_PDE);
+}
+
+static void test_out_of_tables(void **state)
+{
+	(void)state;
+	int failed = 0;
+	for (uint32_t va = 0; va < 0xf0000000 && !failed; va += 0x400000)
+		failed = shadow_map(&s, SHADOW_KERNEL, va, 0x5000000, 1, 0) != 0;
+	assert_true(failed);		/* reported, not a crash */
+	shadow_flush(&s);
+	assert_int_equal(in_use, 2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_directories_carry_vmm_space, setup),
+		cmocka_unit_test_setup(test_map_in_one_table_only, setup),
+		cmocka_unit_test_setup(test_vmm_space_refused, setup),
+		cmocka_unit_test_setup(test_invalidate_drops_both, setup),
+		cmocka_unit_test_setup(test_invalidate_large_drops_every_piece, setup),
+		cmocka_unit_test_setup(test_flush_frees_every_table, setup),
+		cmocka_unit_test_setup(test_out_of_tables, setup),
+	};
+	return cmocka_run_group_tests_name("shadow", tests, NULL, NULL);
+}
