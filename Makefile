@@ -89,6 +89,17 @@ $(B)/unit/%: tests/unit/%.c $(HOST_PURE_OBJS)
 	$(call say,HOSTLD,$@)
 	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< $(HOST_PURE_OBJS) -lcmocka
 
+# The emulator and the rest of the core that calls into the arch run on the
+# host too, against a simulated machine (tests/unit/support/fake_vmm.c).
+EMU_SRCS := core/deliver.c core/emulate.c core/ring.c core/step.c core/mmu.c \
+	core/hypercall.c core/ioport.c dev/i8259.c tests/unit/support/fake_vmm.c
+HOST_EMU_OBJS := $(patsubst %,$(B)/host/%.o,$(EMU_SRCS))
+
+$(B)/unit/test_emulate: tests/unit/test_emulate.c $(HOST_PURE_OBJS) $(HOST_EMU_OBJS)
+	@mkdir -p $(dir $@)
+	$(call say,HOSTLD,$@)
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $< $(HOST_PURE_OBJS) $(HOST_EMU_OBJS) -lcmocka
+
 unit-bins: $(UNIT_BINS)
 
 # ---- the GRUB ISO ----

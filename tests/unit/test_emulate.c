@@ -1,0 +1,318 @@
+/*
+ * The #GP emulator and event delivery, run on the host over a simulated
+ * guest (tests/unit/support/fake_vmm.c): each privileged instruction does
+ * to the virtual CPU what the CPU would have done in ring 0, and hostile
+ * byte sequences never crash the VMM.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/emulate.h"
+#include "core/vmem.h"
+#include "ringvisor/hypercall.h"
+#include "tests/unit/support/fake_vmm.h"
+
+#define CODE(...) do { const uint8_t b_[] = { __VA_ARGS__ }; fake_code(b_, sizeof(b_)); } while (0)
+
+/* Emulate the #GP at EIP (error code 0); returns EMULATED or RAISE, or -1
+ * when the guest was stopped (fake_end says how). */
+static int run_gp(struct event *raise)
+{
+	fake_end = FAKE_RUNNING;
+	if (setjmp(fake_stop))
+		return -1;
+	return emulate_gp(&fake_vcpu, 0, raise);
+}
+
+/* Deliver e, as the exit loop would; a stop of the guest just ends it. */
+static void deliver_or_stop(struct event e)
+{
+	if (setjmp(fake_stop) == 0)
+		deliver_event(&fake_vcpu, e);
+}
+
+static uint32_t u32_at(uint32_t gpa)
+{
+	uint32_t v;
+	memcpy(&v, fake_ram + gpa, 4);
+	return v;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	fake_reset();
+	return 0;
+}
+
+static void test_cli_sti(void **state)
+{
+	(void)state;
+	struct event e;
+	fake_vcpu.vif = 1;
+	CODE(0xfa);					/* cli */
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal(fake_vcpu.vif, 0);
+	assert_int_equal(fake_regs.eip, FAKE_CODE + 1);
+	CODE(0xfb, 0x90);				/* sti; nop */
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal(fake_vcpu.vif, 1);
+	assert_int_equal(fake_vcpu.step_reasons, STEP_STI_SHADOW);	/* nop is stepped */
+	assert_int_equal(fake_vcpu.step_eip, FAKE_CODE + 1);
+}
+
+static void test_sti_hlt_is_one_step(void **state)
+{
+	(void)state;
+	struct event e;
+	CODE(0xfb, 0xf4);				/* sti; hlt */
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_true(fake_vcpu.vif && fake_vcpu.halted);
+	assert_int_equal(fake_regs.eip, FAKE_CODE + 2);
+	assert_int_equal(fake_vcpu.step_reasons, 0);
+}
+
+static void test_hlt_with_interrupts_off_stops_guest(void **state)
+{
+	(void)state;
+	struct event e;
+	CODE(0xf4);
+	assert_int_equal(run_gp(&e), -1);
+	assert_int_equal(fake_end, FAKE_DIED);
+}
+
+static void test_mov_cr_round_trip(void **state)
+{
+	(void)state;
+	struct event e;
+	fake_regs.eax = 0x12345000;
+	CODE(0x0f, 0x22, 0xd8);				/* mov %eax, %cr3 */
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal(fake_vcpu.cr3, 0x12345000);
+	CODE(0x0f, 0x20, 0xd9);				/* mov %cr3, %ecx */
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal(fake_regs.ecx, 0x12345000);
+	fake_regs.eax = 1u << 30;			/* a reserved CR4 bit */
+	CODE(0x0f, 0x22, 0xe0);				/* mov %eax, %cr4 */
+	assert_int_equal(run_gp(&e), RAISE);
+	assert_int_equal(e.vector, VEC_GP);
+}
+
+static void test_paging_on_flushes_shadows(void **state)
+{
+	(void)state;
+	struct event e;
+	fake_regs.eax = 0x80000011;
+	CODE(0x0f, 0x22, 0xc0);				/* mov %eax, %cr0 */
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_true(vmem_paging_on(&fake_vcpu));
+	assert_int_equal(fake_tlb_flushes, 1);
+}
+
+static void test_lgdt_sgdt_and_mirroring(void **state)
+{
+	(void)state;
+	struct event e;
+	uint8_t pseudo[6] = { 0xff, 0x00, 0x00, 0x10, 0x00, 0x00 };	/* 0x1000/0xff */
+	memcpy(fake_ram + 0x5000, pseudo, 6);
+	fake_regs.ebx = 0x5000;
+	CODE(0x0f, 0x01, 0x13);				/* lgdt (%ebx) */
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal(fake_vcpu.gdtr.base, FAKE_GDT);
+	assert_int_equal(fake_vcpu.gdtr.limit, 0xff);
+	assert_int_not_equal(fake_gdt_mirror[12], 0);	/* the kernel CS was mirrored */
+	fake_regs.ebx = 0x6000;
+	CODE(0x0f, 0x01, 0x03);				/* sgdt (%ebx) */
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_memory_equal(fake_ram + 0x6000, pseudo, 6);
+}
+
+static void test_out_to_exit_port_shuts_down(void **state)
+{
+	(void)state;
+	struct event e;
+	fake_regs.eax = 0x10 + 1;
+	CODE(0xe6, 0xf4);				/* out %al, $0xf4 */
+	assert_int_equal(run_gp(&e), -1);
+	assert_int_equal(fake_end, FAKE_SHUTDOWN);
+	assert_int_equal(fake_shutdown_status, 1);
+}
+
+static void test_in_from_absent_port(void **state)
+{
+	(void)state;
+	struct event e;
+	fake_regs.eax = 0xaabbccdd;
+	fake_regs.edx = 0x1234;
+	CODE(0x66, 0xed);				/* in (%dx), %ax */
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal(fake_regs.eax, 0xaabbffff);	/* the bus floats high */
+}
+
+static void test_privileged_from_user_mode_is_gp(void **state)
+{
+	(void)state;
+	struct event e;
+	fake_vcpu.vpl = VPL_USER;
+	fake_vcpu.vif = 1;
+	const uint8_t insns[][3] = { { 0xfa }, { 0xf4 }, { 0x0f, 0x22, 0xd8 }, { 0xe6, 0x21 } };
+	for (unsigned i = 0; i < 4; i++) {
+		fake_code(insns[i], 3);
+		assert_int_equal(run_gp(&e), RAISE);
+		assert_int_equal(e.vector, VEC_GP);
+		assert_int_equal(fake_regs.eip, FAKE_CODE);	/* not advanced */
+	}
+	assert_int_equal(fake_vcpu.vif, 1);
+}
+
+static void test_int80_from_user_switches_to_kernel_stack(void **state)
+{
+	(void)state;
+	struct event e;
+	fake_gate(0x80, 0x200000, 1, 3);
+	fake_vcpu.vpl = VPL_USER;
+	fake_vcpu.cs = 0x73;
+	fake_vcpu.ss = 0x7b;
+	fake_vcpu.vif = 1;
+	fake_regs.esp = 0x7000;
+	fake_regs.eflags = 0x202;
+	CODE(0xcd, 0x80);
+	assert_int_equal(run_gp(&e), RAISE);
+	assert_int_equal(e.source, EVENT_SOFTWARE);
+	assert_int_equal(deliver_event(&fake_vcpu, e), 0);
+	assert_int_equal(fake_vcpu.vpl, VPL_KERNEL);
+	assert_int_equal(fake_vcpu.cs, 0x60);
+	assert_int_equal(fake_regs.eip, 0x200000);
+	assert_int_equal(fake_regs.esp, FAKE_ESP0 - 20);
+	/* The frame, from the top: SS, ESP, EFLAGS, CS, EIP. */
+	assert_int_equal(u32_at(FAKE_ESP0 - 4), 0x7b);
+	assert_int_equal(u32_at(FAKE_ESP0 - 8), 0x7000);
+	assert_int_equal(u32_at(FAKE_ESP0 - 12), 0x202);
+	assert_int_equal(u32_at(FAKE_ESP0 - 16), 0x73);
+	assert_int_equal(u32_at(FAKE_ESP0 - 20), FAKE_CODE + 2);
+	assert_int_equal(fake_vcpu.vif, 1);		/* a trap gate keeps IF */
+	assert_true(fake_ring_switches > 0);
+}
+
+static void test_int_through_dpl0_gate_from_user_is_gp(void **state)
+{
+	(void)state;
+	struct event e;
+	fake_gate(0x41, 0x200000, 0, 0);
+	fake_vcpu.vpl = VPL_USER;
+	fake_vcpu.cs = 0x73;
+	fake_vcpu.ss = 0x7b;
+	fake_gate(13, 0x300000, 0, 0);
+	CODE(0xcd, 0x41);
+	assert_int_equal(run_gp(&e), RAISE);
+	assert_int_equal(deliver_event(&fake_vcpu, e), 0);
+	assert_int_equal(fake_regs.eip, 0x300000);	/* the #GP handler */
+	assert_int_equal(u32_at(FAKE_ESP0 - 24), (0x41 << 3) | 2);	/* error code */
+	assert_int_equal(u32_at(FAKE_ESP0 - 20), FAKE_CODE);	/* the int itself */
+}
+
+static void test_iret_to_user(void **state)
+{
+	(void)state;
+	struct event e;
+	uint32_t frame[5] = { 0x400000, 0x73, 0x202, 0x7ff0, 0x7b };
+	memcpy(fake_ram + 0x8000, frame, sizeof(frame));
+	fake_regs.esp = 0x8000;
+	CODE(0xcf);
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal(fake_vcpu.vpl, VPL_USER);
+	assert_int_equal(fake_vcpu.cs, 0x73);
+	assert_int_equal(fake_vcpu.ss, 0x7b);
+	assert_int_equal(fake_regs.eip, 0x400000);
+	assert_int_equal(fake_regs.esp, 0x7ff0);
+	assert_int_equal(fake_vcpu.vif, 1);
+	assert_int_equal(fake_regs.ds, 0);		/* kernel DS cleared for user mode */
+}
+
+static void test_iret_to_kernel_from_user_is_gp(void **state)
+{
+	(void)state;
+	struct event e;
+	uint32_t frame[3] = { 0x400000, 0x60, 0x202 };
+	memcpy(fake_ram + 0x8000, frame, sizeof(frame));
+	fake_regs.esp = 0x8000;
+	fake_vcpu.vpl = VPL_USER;
+	CODE(0xcf);
+	assert_int_equal(run_gp(&e), RAISE);
+	assert_int_equal(e.vector, VEC_GP);
+	assert_int_equal(e.error, 0x60);
+	assert_int_equal(fake_vcpu.vpl, VPL_USER);
+}
+
+static void test_hypercall_probe(void **state)
+{
+	(void)state;
+	struct event e;
+	fake_regs.eax = RV_HC_PROBE;
+	CODE(0xcd, RV_HYPERCALL_VECTOR);
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal(fake_regs.eax, RV_PROBE_MAGIC);
+	assert_int_equal(fake_regs.eip, FAKE_CODE + 2);
+}
+
+static void test_undecodable_reflects_gp(void **state)
+{
+	(void)state;
+	struct event e;
+	CODE(0x0f, 0x0b);				/* ud2: not ours to emulate */
+	assert_int_equal(run_gp(&e), RAISE);
+	assert_int_equal(e.vector, VEC_GP);
+	CODE(0x0f);					/* truncated at the end of code */
+	assert_int_equal(run_gp(&e), RAISE);
+}
+
+/* Hostile bytes in both rings: every outcome is an emulation, a fault for
+ * the guest or a clean stop, and ASan sees no bad access. */
+static void test_random_bytes_never_crash(void **state)
+{
+	(void)state;
+	srand(12345);
+	for (int round = 0; round < 20000; round++) {
+		fake_reset();
+		uint8_t bytes[16];
+		for (unsigned i = 0; i < sizeof(bytes); i++)
+			bytes[i] = (uint8_t)rand();
+		fake_code(bytes, sizeof(bytes));
+		uint32_t *regs = &fake_regs.edi;
+		for (unsigned i = 0; i < 8; i++)
+			regs[i] = (uint32_t)rand() * 2654435761u;
+		fake_regs.esp = 0x8000 + (rand() % 2 ? 0 : (uint32_t)rand());
+		fake_vcpu.vpl = rand() % 2 ? VPL_USER : VPL_KERNEL;
+		struct event e;
+		if (run_gp(&e) == RAISE)
+			deliver_or_stop(e);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_cli_sti, setup),
+		cmocka_unit_test_setup(test_sti_hlt_is_one_step, setup),
+		cmocka_unit_test_setup(test_hlt_with_interrupts_off_stops_guest, setup),
+		cmocka_unit_test_setup(test_mov_cr_round_trip, setup),
+		cmocka_unit_test_setup(test_paging_on_flushes_shadows, setup),
+		cmocka_unit_test_setup(test_lgdt_sgdt_and_mirroring, setup),
+		cmocka_unit_test_setup(test_out_to_exit_port_shuts_down, setup),
+		cmocka_unit_test_setup(test_in_from_absent_port, setup),
+		cmocka_unit_test_setup(test_privileged_from_user_mode_is_gp, setup),
+		cmocka_unit_test_setup(test_int80_from_user_switches_to_kernel_stack, setup),
+		cmocka_unit_test_setup(test_int_through_dpl0_gate_from_user_is_gp, setup),
+		cmocka_unit_test_setup(test_iret_to_user, setup),
+		cmocka_unit_test_setup(test_iret_to_kernel_from_user_is_gp, setup),
+		cmocka_unit_test_setup(test_hypercall_probe, setup),
+		cmocka_unit_test_setup(test_undecodable_reflects_gp, setup),
+		cmocka_unit_test_setup(test_random_bytes_never_crash, setup),
+	};
+	return cmocka_run_group_tests_name("emulate", tests, NULL, NULL);
+}
