@@ -5,16 +5,12 @@
  */
 #include "core/deliver.h"
 
+
 #include "core/arch.h"
 #include "core/emulate.h"
 #include "core/segments.h"
 #include "core/vmem.h"
-
-#define EFLAGS_TF 0x00000100u
-#define EFLAGS_IF 0x00000200u
-#define EFLAGS_NT 0x00004000u
-#define EFLAGS_RF 0x00010000u
-#define EFLAGS_VM 0x00020000u
+#include "core/x86_bits.h"
 
 #define GATE_TASK   0x5
 #define GATE_INT32  0xe

@@ -5,25 +5,16 @@
  */
 #include "core/emulate.h"
 
+
 #include "core/arch.h"
 #include "core/guest.h"
 #include "core/mmu.h"
 #include "core/segments.h"
 #include "core/step.h"
 #include "core/vmem.h"
+#include "core/x86_bits.h"
 #include "lib/string.h"
 
-#define EFLAGS_TF 0x00000100u
-#define EFLAGS_IF 0x00000200u
-#define EFLAGS_DF 0x00000400u
-
-#define CR0_PE 0x00000001u
-#define CR0_TS 0x00000008u
-#define CR0_ET 0x00000010u
-#define CR0_WP 0x00010000u
-#define CR0_PG 0x80000000u
-#define CR4_PSE 0x00000010u
-#define CR4_PGE 0x00000080u
 /* CR4 bits above this mask are reserved (SDM Vol. 3A §2.5): setting them
  * is a #GP.  Bits within it the VMM keeps virtually. */
 #define CR4_KNOWN 0x003f07ffu

@@ -10,16 +10,18 @@
  */
 #include "core/guest.h"
 
+
 #include <stdarg.h>
 
 #include "core/arch.h"
 #include "core/console.h"
 #include "core/deliver.h"
 #include "core/emulate.h"
-#include "core/step.h"
 #include "core/memory.h"
 #include "core/mmu.h"
+#include "core/step.h"
 #include "core/vmem.h"
+#include "core/x86_bits.h"
 #include "lib/format.h"
 #include "lib/string.h"
 #include "loader/mbguest.h"
@@ -30,8 +32,6 @@
  * names them; Multiboot leaves them unspecified, so we use the same). */
 #define BOOT_CS 0x10
 #define BOOT_DS 0x18
-#define CR0_PE  0x00000001u
-#define CR0_ET  0x00000010u
 
 static struct vcpu vcpu;
 static struct trapframe boot_regs;
@@ -165,12 +165,6 @@ void guest_deliver(struct vcpu *v, struct event ev)
 			  vector_name(ev.vector), ev.vector);
 }
 
-/* The guest's vector for a real hardware interrupt vector, or -1. */
-static int guest_irq_vector(uint8_t real_vector)
-{
-	return pic_guest_vector(real_vector);
-}
-
 static void mark_pending(struct vcpu *v, uint8_t real_vector)
 {
 	v->pending_irqs[real_vector / 32] |= 1u << (real_vector % 32);
@@ -187,7 +181,7 @@ static void deliver_pending(struct vcpu *v)
 			continue;
 		unsigned bit = (unsigned)__builtin_ctz(v->pending_irqs[word]);
 		v->pending_irqs[word] &= ~(1u << bit);
-		int vector = guest_irq_vector((uint8_t)(word * 32 + bit));
+		int vector = pic_guest_vector((uint8_t)(word * 32 + bit));
 		if (vector >= 0)
 			guest_deliver(v, (struct event){ .vector = (uint8_t)vector,
 							  .source = EVENT_EXTERNAL });

@@ -8,8 +8,6 @@
 #include "dev/i8259.h"
 #include "ringvisor/exit.h"
 
-#define POST_DELAY_PORT 0x80	/* written for delays; nothing there */
-
 uint32_t ioport_read(struct vcpu *v, uint16_t port, unsigned size)
 {
 	(void)v;
@@ -30,5 +28,5 @@ void ioport_write(struct vcpu *v, uint16_t port, unsigned size, uint32_t value)
 	}
 	if (size == 1 && pic_port(port))
 		pic_write(port, (uint8_t)value);
-	/* POST_DELAY_PORT and anything else: writes go nowhere. */
+	/* Anything else (0x80, written for delays, among them): nowhere. */
 }

@@ -13,6 +13,7 @@
  */
 #include "core/emulate.h"
 
+
 #include <stddef.h>
 
 #include "core/arch.h"
@@ -21,16 +22,9 @@
 #include "core/mmu.h"
 #include "core/segments.h"
 #include "core/vmem.h"
+#include "core/x86_bits.h"
 #include "ringvisor/hypercall.h"
 
-#define EFLAGS_CF   0x00000001u
-#define EFLAGS_OF   0x00000800u
-#define EFLAGS_TF   0x00000100u
-#define EFLAGS_IF   0x00000200u
-#define EFLAGS_IOPL 0x00003000u
-#define EFLAGS_NT   0x00004000u
-#define EFLAGS_RF   0x00010000u
-#define EFLAGS_VM   0x00020000u
 /* Bits the guest may set through iret/popf at any level (SDM Vol. 1 §3.4.3):
  * the status flags, TF, DF, AC, ID. */
 #define EFLAGS_GUEST 0x00244fd5u

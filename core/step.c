@@ -1,9 +1,10 @@
 #include "core/step.h"
 
+
 #include "core/mmu.h"
 #include "core/vmem.h"
+#include "core/x86_bits.h"
 
-#define EFLAGS_TF  0x00000100u
 #define DR6_BS     0x00004000u	/* the #DB came from single-stepping */
 #define OPCODE_PUSHF 0x9c
 

@@ -1,10 +1,9 @@
 #include "core/vmem.h"
 
-#include "core/pagewalk.h"
 
-#define CR0_WP  0x00010000u
-#define CR0_PG  0x80000000u
-#define CR4_PSE 0x00000010u
+#include "core/pagewalk.h"
+#include "core/x86_bits.h"
+
 #define PAGE    4096u
 
 int vmem_paging_on(const struct vcpu *v)
