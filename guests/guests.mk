@@ -8,7 +8,7 @@
 # TEST_GUESTS.
 
 TEST_GUESTS := exceptions privileged interrupts usermode sysenter segments \
-	hypercalls vmm_memory pagefault ring_matrix
+	hypercalls vmm_memory pagefault ring_matrix twoproc
 GUESTS := hello $(TEST_GUESTS)
 
 GUEST_LIB_SRCS := guests/lib/start.S guests/lib/entry.S guests/lib/usermode.S \
