@@ -4,6 +4,10 @@
  * code and CR2 the guest's own tables imply - not present, the VMM's space
  * (unmapped in the guest's tables), and a user read of a supervisor page.
  * Under the VMM every one of these goes through the shadow page tables.
+ *
+ * With "past-ram" on its command line the guest instead maps a page past
+ * its RAM and reads it: natively QEMU answers (0, measured), under the VMM (which
+ * never maps what is not guest RAM) the guest is stopped with a report.
  */
 #include "guests/lib/guest.h"
 
@@ -104,11 +108,23 @@ static void test_faults(void)
 	report_user_exception("#PF user at 0xfffff000", 14, 0x4, at, user_esp);
 }
 
+static void read_past_ram(void)
+{
+	pt[2] = 0x7f000000 | PTE_P | PTE_W;
+	printf("reading a page mapped past guest RAM\n");
+	printf("read 0x%x\n", *alias(2));
+	report_summary();
+}
+
 int main(uint32_t magic, struct multiboot_info *mbi)
 {
 	(void)magic;
-	(void)mbi;
 	paging_on();
+	if ((mbi->flags & MBI_FLAG_CMDLINE) &&
+	    strlen((const char *)mbi->cmdline) >= 8 &&
+	    strcmp((const char *)mbi->cmdline + strlen((const char *)mbi->cmdline) - 8,
+		   "past-ram") == 0)
+		read_past_ram();
 	report(read_cr0() & 0x80000000, "paging on");
 	test_translation_and_flags();
 	test_faults();

@@ -140,4 +140,10 @@ CASES = [
         r"^code at CS:EIP:( [0-9a-f]{2}){16}$",
         r"^exits: \d+",
     ]),
+    Boot("guest-pte-past-ram", ["run", "--kernel", "build/guests/pagefault.elf",
+                                "--kernel-args", "past-ram"], 4, [
+        r"^reading a page mapped past guest RAM$",
+        r"^\*\*\* guest stopped by the VMM: the guest maps 0x40002000 to 0x7f000000, past its RAM",
+        r"^CR0=80010011 CR2=" + HEX8 + r" CR3=" + HEX8,
+    ], reject=[r"^read 0x"]),
 ]
