@@ -19,8 +19,12 @@ void mmu_flush(struct vcpu *v)
 
 void mmu_invalidate(struct vcpu *v, uint32_t va)
 {
-	shadow_invalidate(&v->shadow, va);
-	arch_guest_tlb_invalidate(va);
+	/* A 4 MiB guest page is shadowed by many 4 KiB entries, each of which
+	 * the CPU may have cached: dropping them all needs a full flush. */
+	if (shadow_invalidate(&v->shadow, va))
+		arch_guest_tlb_flush(v);
+	else
+		arch_guest_tlb_invalidate(va);
 }
 
 /* ---- protected pages: the guest's descriptor tables ---- */

@@ -54,23 +54,24 @@ static void drop_table(struct shadow *s, unsigned which, unsigned slot)
 	}
 }
 
-void shadow_invalidate(struct shadow *s, uint32_t va)
+int shadow_invalidate(struct shadow *s, uint32_t va)
 {
 	unsigned slot = va >> 22;
 	if (slot >= SHADOW_GUEST_PDES)
-		return;
+		return 0;
 	if (s->large[slot / 32] & (1u << (slot % 32))) {
 		/* invlpg drops the whole 4 MiB translation: every piece. */
 		drop_table(s, SHADOW_KERNEL, slot);
 		drop_table(s, SHADOW_USER, slot);
 		s->large[slot / 32] &= ~(1u << (slot % 32));
-		return;
+		return 1;
 	}
 	for (unsigned which = 0; which < 2; which++) {
 		uint32_t *pd = directory(s, which);
 		if (pd[slot] & PTE_P)
 			s->ops->table(pd[slot] & FRAME)[(va >> 12) & 1023] = 0;
 	}
+	return 0;
 }
 
 void shadow_flush(struct shadow *s)

@@ -63,8 +63,10 @@ int shadow_init(struct shadow *s, const struct shadow_ops *ops);
 int shadow_map(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
 	       int writable, int from_large);
 
-/* Drop the translation of va from both tables (invlpg). */
-void shadow_invalidate(struct shadow *s, uint32_t va);
+/* Drop the translation of va from both tables (invlpg).  Returns 1 when
+ * that took a whole 4 MiB page's pieces (the caller must then forget more
+ * than va's own cached translation), else 0. */
+int shadow_invalidate(struct shadow *s, uint32_t va);
 
 /* Drop every guest translation from both tables (CR3 write, mode change). */
 void shadow_flush(struct shadow *s);
