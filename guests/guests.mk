@@ -8,12 +8,13 @@
 # TEST_GUESTS.
 
 TEST_GUESTS := exceptions privileged interrupts usermode sysenter segments \
-	hypercalls vmm_memory pagefault ring_matrix twoproc
+	hypercalls vmm_memory pagefault ring_matrix twoproc paging protection \
+	addrspace pastram
 GUESTS := hello $(TEST_GUESTS)
 
 GUEST_LIB_SRCS := guests/lib/start.S guests/lib/entry.S guests/lib/usermode.S \
 	guests/lib/setup.c guests/lib/console.c guests/lib/report.c \
-	guests/lib/desc.c guests/lib/pic.c guests/lib/usermode.c \
+	guests/lib/desc.c guests/lib/pic.c guests/lib/usermode.c guests/lib/paging.c \
 	lib/format.c lib/string.c
 GUEST_LD_SCRIPT := guests/lib/guest.ld
 

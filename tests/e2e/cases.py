@@ -114,7 +114,7 @@ CASES = [
     # Test guests: the same results natively and under the VMM.
     *[Compare(f"guest-{g}", g) for g in
       ("exceptions", "privileged", "interrupts", "usermode", "sysenter", "segments",
-       "pagefault", "ring_matrix", "twoproc")],
+       "pagefault", "ring_matrix", "twoproc", "paging", "protection", "addrspace")],
     # Hypercalls exist only under the VMM.
     Boot("guest-hypercalls", ["run", "--kernel", "build/guests/hypercalls.elf"], 0, [
         r"^PASS: probe finds the vmm",
@@ -146,4 +146,7 @@ CASES = [
         r"^\*\*\* guest stopped by the VMM: the guest maps 0x40002000 to 0x7f000000, past its RAM",
         r"^CR0=80010011 CR2=" + HEX8 + r" CR3=" + HEX8,
     ], reject=[r"^read 0x"]),
+    Boot("guest-pastram", ["run", "--kernel", "build/guests/pastram.elf"], 4, [
+        r"^\*\*\* guest stopped by the VMM: the guest maps 0x40000000 to 0x7f000000, past its RAM",
+    ]),
 ]
