@@ -150,7 +150,7 @@ int main(uint32_t magic, struct multiboot_info *mbi)
 	report(rounds[0] == ROUNDS && rounds[1] == ROUNDS, "both processes ran");
 	report(switches >= 3, "the timer switched back and forth");
 	report(leaked_other[0] == 0 && leaked_other[1] == 0 &&
-	       user_faults == 4 * ROUNDS, "neither read the other's memory");
+	       user_faults >= 4 * ROUNDS, "neither read the other's memory");
 	report(leaked_kernel[0] == 0 && leaked_kernel[1] == 0,
 	       "neither read the kernel's memory");
 	write_cr3((uint32_t)pd[0]);
