@@ -114,9 +114,7 @@ CASES = [
     # Test guests: the same results natively and under the VMM.
     *[Compare(f"guest-{g}", g) for g in
       ("exceptions", "privileged", "interrupts", "usermode", "sysenter", "segments",
-       "pagefault", "ring_matrix", "paging", "protection", "addrspace")],
-    # twoproc is left out: under the VMM it intermittently reports a process
-    # reading the other's page (or too few faults); being investigated.
+       "pagefault", "ring_matrix", "paging", "protection", "addrspace", "twoproc")],
     # Hypercalls exist only under the VMM.
     Boot("guest-hypercalls", ["run", "--kernel", "build/guests/hypercalls.elf"], 0, [
         r"^PASS: probe finds the vmm",
