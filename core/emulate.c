@@ -142,8 +142,10 @@ static enum emulation emulate_cli(struct vcpu *v)
 
 static enum emulation emulate_hlt(struct vcpu *v)
 {
+	/* Nothing can wake it: this is how a kernel without ACPI powers
+	 * off or halts for good (Linux's machine_halt/power_off). */
 	if (!v->vif)
-		guest_die(v, "hlt with interrupts disabled: nothing can wake the guest");
+		guest_halted_for_good(v);
 	v->halted = 1;
 	return EMULATED;
 }

@@ -24,6 +24,7 @@
 #include "core/x86_bits.h"
 #include "lib/format.h"
 #include "lib/string.h"
+#include "loader/linux.h"
 #include "loader/mbguest.h"
 #include "dev/i8259.h"
 #include "ringvisor/exit.h"
@@ -41,11 +42,12 @@ static int trace_exits;
 static uint32_t exits_by_vector[256];
 static uint32_t exits_total;
 
-static void init_vcpu(struct vcpu *v, const struct mbguest_entry *entry)
+static void init_vcpu(struct vcpu *v, const struct guest_entry *entry)
 {
 	v->regs = &boot_regs;
 	boot_regs = (struct trapframe){
-		.eax = entry->eax, .ebx = entry->ebx, .eip = entry->eip,
+		.eax = entry->eax, .ebx = entry->ebx, .esi = entry->esi,
+		.eip = entry->eip,
 		.eflags = 0x2,
 		.ds = BOOT_DS, .es = BOOT_DS, .fs = BOOT_DS, .gs = BOOT_DS,
 	};
@@ -56,7 +58,60 @@ static void init_vcpu(struct vcpu *v, const struct mbguest_entry *entry)
 	emulate_reset_debug_registers(v);
 }
 
-void guest_boot(const struct boot_module *kernel, const struct vmm_options *opt,
+/* The words after the first (the file name) of a module's string. */
+static const char *module_args(const struct boot_module *m)
+{
+	const char *s = m->string;
+	while (*s && *s != ' ')
+		s++;
+	while (*s == ' ')
+		s++;
+	return s;
+}
+
+/*
+ * Load the guest from the boot modules.  Module 0 is the kernel: a
+ * Multiboot kernel gets the whole of its string as its command line, as
+ * from a Multiboot loader, and takes no other module; anything else must be
+ * a Linux vmlinux, whose command line is the string after the file name and
+ * whose initrd, if any, is module 1.
+ */
+static int load_guest(struct vcpu *v, const struct boot_info *bi,
+		      struct guest_entry *entry, char *err, unsigned errlen)
+{
+	const struct boot_module *kernel = &bi->modules[0];
+	uint32_t ksize = kernel->end - kernel->start;
+	char why[160];
+
+	if (mbguest_is_multiboot(kernel->data, ksize)) {
+		if (bi->nmodules > 1) {
+			ksnprintf(err, errlen, "module 1 (%s): a Multiboot guest "
+				  "kernel takes no other module", bi->modules[1].string);
+			return -1;
+		}
+		if (mbguest_load(&v->mem, kernel->data, ksize, kernel->string,
+				 entry, why, sizeof(why)) == 0)
+			return 0;
+	} else {
+		const struct boot_module *initrd = bi->nmodules > 1 ? &bi->modules[1] : 0;
+		if (bi->nmodules > 2) {
+			ksnprintf(err, errlen, "module 2 (%s): a Linux guest takes a "
+				  "kernel and an initrd only", bi->modules[2].string);
+			return -1;
+		}
+		if (linux_load(&v->mem, kernel->data, ksize,
+			       initrd ? initrd->data : 0,
+			       initrd ? initrd->end - initrd->start : 0,
+			       module_args(kernel), entry, why, sizeof(why)) == 0) {
+			kprintf("guest: Linux, command line \"%s\"\n", module_args(kernel));
+			return 0;
+		}
+	}
+	ksnprintf(err, errlen, "guest kernel (%s): %s", kernel->string, why);
+	return -1;
+}
+
+void guest_boot(const struct boot_info *bi, const struct vmm_options *opt,
 		char *err, unsigned errlen)
 {
 	struct vcpu *v = &vcpu;
@@ -73,13 +128,9 @@ void guest_boot(const struct boot_module *kernel, const struct vmm_options *opt,
 	/* Fresh RAM: nothing of the VMM's or the bootloader's may show. */
 	gmem_fill(&v->mem, 0, 0, bytes);
 
-	struct mbguest_entry entry;
-	char why[128];
-	if (mbguest_load(&v->mem, kernel->data, kernel->end - kernel->start,
-			 kernel->string, &entry, why, sizeof(why))) {
-		ksnprintf(err, errlen, "guest kernel (%s): %s", kernel->string, why);
+	struct guest_entry entry;
+	if (load_guest(v, bi, &entry, err, errlen))
 		return;
-	}
 	init_vcpu(v, &entry);
 	if (arch_guest_init(v)) {
 		ksnprintf(err, errlen, "out of memory for the guest's page tables");
@@ -110,6 +161,14 @@ void guest_shutdown(struct vcpu *v, int status)
 	kprintf("\nringvisor: the guest stopped with status %d\n", status);
 	print_exit_statistics();
 	arch_exit(status);
+}
+
+void guest_halted_for_good(struct vcpu *v)
+{
+	kprintf("\nringvisor: the guest halted with interrupts disabled "
+		"(powered off) at eip 0x%08x\n", v->regs->eip);
+	print_exit_statistics();
+	arch_exit(EXIT_OK);
 }
 
 static void print_guest_state(struct vcpu *v)

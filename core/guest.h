@@ -7,11 +7,11 @@
 #include "loader/multiboot.h"
 
 /*
- * Give the guest its RAM, load kernel (a Multiboot ELF module) into it and
- * start it in virtual kernel mode.  Returns only on failure, with a one-line
- * reason in err.
+ * Give the guest its RAM, load the kernel (module 0: a Multiboot ELF kernel
+ * or a Linux vmlinux, with its initrd as module 1) into it and start it in
+ * virtual kernel mode.  Returns only on failure, with a one-line reason in err.
  */
-void guest_boot(const struct boot_module *kernel, const struct vmm_options *opt,
+void guest_boot(const struct boot_info *bi, const struct vmm_options *opt,
 		char *err, unsigned errlen);
 
 /*
@@ -36,5 +36,9 @@ void guest_resume_failed(uint32_t vector, uint32_t error) __attribute__((noretur
 /* The guest asked to end with status (ringvisor/exit.h): print the exit
  * statistics and stop the machine. */
 void guest_shutdown(struct vcpu *v, int status) __attribute__((noreturn));
+
+/* The guest ran hlt with interrupts disabled, which nothing can end: stop
+ * the machine as its power-off (status 0), saying so. */
+void guest_halted_for_good(struct vcpu *v) __attribute__((noreturn));
 
 #endif

@@ -63,7 +63,7 @@ static void print_modules(const struct boot_info *bi)
  * The first module is the guest kernel.  It is checked now, before anything
  * else is done with it, so a wrong file is refused with a reason.
  */
-static const struct boot_module *check_guest_kernel(const struct boot_info *bi)
+static void check_guest_kernel(const struct boot_info *bi)
 {
 	char err[128], msg[224];
 	struct elf_image elf;
@@ -77,7 +77,6 @@ static const struct boot_module *check_guest_kernel(const struct boot_info *bi)
 	}
 	kprintf("     ELF32 i386, entry 0x%08x, %u loadable segments\n",
 		elf.entry, elf.nsegments);
-	return m;
 }
 
 void vmm_main(uint32_t magic, uint32_t info_pa) __attribute__((noreturn));
@@ -100,7 +99,7 @@ void vmm_main(uint32_t magic, uint32_t info_pa)
 	print_memory_map(&boot_info);
 	memory_init(&boot_info);
 	print_modules(&boot_info);
-	const struct boot_module *kernel = check_guest_kernel(&boot_info);
+	check_guest_kernel(&boot_info);
 
 	if (options.test_panic != PANIC_TEST_NONE) {
 		kprintf("test-panic: provoking a fault inside the VMM\n");
@@ -108,6 +107,6 @@ void vmm_main(uint32_t magic, uint32_t info_pa)
 		refuse("test-panic: the provoked fault did not happen");
 	}
 
-	guest_boot(kernel, &options, err, sizeof(err));
+	guest_boot(&boot_info, &options, err, sizeof(err));
 	refuse(err);
 }

@@ -5,6 +5,7 @@
 #include "lib/format.h"
 #include "lib/string.h"
 #include "loader/elf.h"
+#include "loader/elfload.h"
 #include "loader/multiboot.h"
 
 #define MB_HEADER_SEARCH 8192	/* the header must be in the first 8 KiB */
@@ -23,8 +24,9 @@ fail(char *err, unsigned errlen, const char *fmt, ...)
 }
 
 /* Multiboot spec §3.1.1: magic, flags, checksum at a 4-byte boundary. */
-static int has_multiboot_header(const uint8_t *image, uint32_t size)
+int mbguest_is_multiboot(const void *data, uint32_t size)
 {
+	const uint8_t *image = data;
 	uint32_t end = size < MB_HEADER_SEARCH ? size : MB_HEADER_SEARCH;
 	for (uint32_t off = 0; off + 12 <= end; off += 4) {
 		uint32_t h[3];
@@ -71,7 +73,7 @@ static int overlaps(uint32_t a, uint32_t alen, uint32_t b, uint32_t blen)
 }
 
 int mbguest_load(const struct guest_mem *gm, const void *image, uint32_t size,
-		 const char *cmdline, struct mbguest_entry *entry,
+		 const char *cmdline, struct guest_entry *entry,
 		 char *err, unsigned errlen)
 {
 	struct elf_image elf;
@@ -82,40 +84,25 @@ int mbguest_load(const struct guest_mem *gm, const void *image, uint32_t size,
 			    "Multiboot kernel (need 2 MiB)", gm->size / 1024);
 	if (elf_parse(image, size, &elf, err, errlen))
 		return -1;
-	if (!has_multiboot_header(image, size))
+	if (!mbguest_is_multiboot(image, size))
 		return fail(err, errlen, "not a Multiboot kernel (no header in its "
 			    "first 8 KiB)");
 
+	if (elfload_check(gm, &elf, err, errlen))
+		return -1;
 	for (unsigned i = 0; i < elf.nsegments; i++) {
 		const struct elf_segment *s = &elf.segments[i];
-		if (!gmem_contains(gm, s->paddr, s->memsz))
-			return fail(err, errlen, "ELF segment %u (0x%08x-0x%08x) is "
-				    "outside guest RAM (%u MiB)", i, s->paddr,
-				    s->paddr + s->memsz, gm->size >> 20);
 		if (overlaps(s->paddr, s->memsz, MBGUEST_INFO_GPA, sizeof(info)))
 			return fail(err, errlen, "ELF segment %u overlaps the "
 				    "Multiboot information at 0x%x", i,
 				    MBGUEST_INFO_GPA);
 	}
-	for (unsigned i = 0; i < elf.nsegments; i++) {
-		const struct elf_segment *s = &elf.segments[i];
-		gmem_write(gm, s->paddr, (const uint8_t *)image + s->offset, s->filesz);
-		gmem_fill(gm, s->paddr + s->filesz, 0, s->memsz - s->filesz);
-	}
+	elfload_copy(gm, image, &elf);
 
 	build_info(&info, gm->size, cmdline);
 	gmem_write(gm, MBGUEST_INFO_GPA, &info, sizeof(info));
 
-	/* The entry point is physical; if it matched a segment's virtual
-	 * address only, translate it as a loader does. */
-	entry->eip = elf.entry;
-	for (unsigned i = 0; i < elf.nsegments; i++) {
-		const struct elf_segment *s = &elf.segments[i];
-		if (elf.entry - s->vaddr < s->memsz && elf.entry - s->paddr >= s->memsz) {
-			entry->eip = elf.entry - s->vaddr + s->paddr;
-			break;
-		}
-	}
+	*entry = (struct guest_entry){ .eip = elfload_physical_entry(&elf) };
 	entry->eax = MULTIBOOT_BOOTLOADER_MAGIC;
 	entry->ebx = MBGUEST_INFO_GPA;
 	return 0;

@@ -29,9 +29,12 @@
 #define EFLAGS_VM        0x00020000u
 
 /* The ports the virtual kernel drives itself (paper §4.4: pass-through):
- * the PIT and the first serial port. */
+ * devices the VMM does not use, so the guest may own them outright. */
 static const struct { uint16_t first, count; } passthrough_ports[] = {
 	{ 0x40, 4 },	/* 8254 PIT */
+	{ 0x61, 1 },	/* PIT channel 2 gate and output (TSC calibration) */
+	{ 0x70, 2 },	/* CMOS RTC: the guest's wall clock at boot */
+	{ 0x80, 1 },	/* POST port: Linux's I/O delay writes it */
 	{ 0x3f8, 8 },	/* COM1 */
 };
 

@@ -55,10 +55,15 @@ CLEAN_BOOT = [
 ]
 
 
+# The smallest Multiboot guest: the default kernel is Linux, which the
+# VMM-level cases below do not need.
+HELLO = ["--kernel", "build/guests/hello.elf"]
+
+
 def panic(kind, vector_text, error, cr2=HEX8, code=""):
     """A test-panic= run: the whole report, in order.  cr2 and code (the
     first instruction bytes) pin down what the fault must have been."""
-    return Boot(f"panic-{kind}", ["run", "--vmm-args", f"test-panic={kind}"], 3, [
+    return Boot(f"panic-{kind}", ["run", *HELLO, "--vmm-args", f"test-panic={kind}"], 3, [
         r"^test-panic: provoking a fault inside the VMM",
         rf"^\*\*\* VMM PANIC: {vector_text}, error code 0x{error}$",
         rf"^EAX={HEX8} EBX={HEX8} ECX={HEX8} EDX={HEX8}$",
@@ -73,10 +78,10 @@ def panic(kind, vector_text, error, cr2=HEX8, code=""):
 
 
 CASES = [
-    Boot("boot-multiboot", ["run"], 0, CLEAN_BOOT),
-    Boot("boot-grub-iso", ["run", "--iso"], 0, CLEAN_BOOT),
+    Boot("boot-multiboot", ["run", *HELLO], 0, CLEAN_BOOT),
+    Boot("boot-grub-iso", ["run", *HELLO, "--iso"], 0, CLEAN_BOOT),
     Gdb("gdb-attach", "vmm_main"),
-    Boot("trace-exits", ["run", "--trace"], 0, [
+    Boot("trace-exits", ["run", *HELLO, "--trace"], 0, [
         r"^command line: \S+ trace=exits",
         r"^exit: #GP general protection +eip=" + HEX8 + " ring=kernel$",
         r"^ringvisor: the guest stopped with status 0",
@@ -89,16 +94,16 @@ CASES = [
     # The stack ran into its guard page: CR2 is the guard page's last word.
     panic("df", r"#DF double fault \(vector 8\)", "00000000",
           cr2="fc1[0-9a-f]{2}ffc", code="6a 00"),
-    Boot("qemu-log", ["run", "--vmm-args", "test-panic=ud",
+    Boot("qemu-log", ["run", *HELLO, "--vmm-args", "test-panic=ud",
                       "--qemu-log", "build/e2e/qemu-log.qemu"], 3,
          [r"VMM PANIC: #UD"]),
 
     # Bad input: one clear line, a non-zero status, never a hang.
-    Boot("bad-vmm-option", ["run", "--vmm-args", "bogus=1"], 2,
+    Boot("bad-vmm-option", ["run", *HELLO, "--vmm-args", "bogus=1"], 2,
          [r"^ringvisor: error: unknown option 'bogus'$"]),
-    Boot("bad-vmm-option-value", ["run", "--vmm-args", "mem=1"], 2,
+    Boot("bad-vmm-option-value", ["run", *HELLO, "--vmm-args", "mem=1"], 2,
          [r"^ringvisor: error: option 'mem' takes a size in MiB"]),
-    Boot("guest-ram-too-big", ["run", "--vmm-args", "mem=3000"], 2,
+    Boot("guest-ram-too-big", ["run", *HELLO, "--vmm-args", "mem=3000"], 2,
          [r"^ringvisor: error: not enough free memory for 3000 MiB"]),
     Boot("module-not-elf", ["run", "--kernel", "README.md"], 2,
          [r"^ringvisor: error: module 0 \(README\.md.*\): not an ELF file \(bad magic\)$"]),

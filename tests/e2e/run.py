@@ -114,7 +114,8 @@ def check_compare(case):
 def check_gdb(case):
     """Follow the launcher's own instructions for attaching gdb."""
     env = dict(os.environ, RINGVISOR_NO_BUILD="1")
-    args = [LAUNCHER, "run", "--gdb", "--timeout", str(case.timeout)]
+    args = [LAUNCHER, "run", "--kernel", "build/guests/hello.elf", "--gdb",
+            "--timeout", str(case.timeout)]
     vmm = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     told = ""

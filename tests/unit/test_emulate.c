@@ -77,13 +77,13 @@ static void test_sti_hlt_is_one_step(void **state)
 	assert_int_equal(fake_vcpu.step_reasons, 0);
 }
 
-static void test_hlt_with_interrupts_off_stops_guest(void **state)
+static void test_hlt_with_interrupts_off_powers_off(void **state)
 {
 	(void)state;
 	struct event e;
 	CODE(0xf4);
 	assert_int_equal(run_gp(&e), -1);
-	assert_int_equal(fake_end, FAKE_DIED);
+	assert_int_equal(fake_end, FAKE_HALTED);
 }
 
 static void test_mov_cr_round_trip(void **state)
@@ -299,7 +299,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_cli_sti, setup),
 		cmocka_unit_test_setup(test_sti_hlt_is_one_step, setup),
-		cmocka_unit_test_setup(test_hlt_with_interrupts_off_stops_guest, setup),
+		cmocka_unit_test_setup(test_hlt_with_interrupts_off_powers_off, setup),
 		cmocka_unit_test_setup(test_mov_cr_round_trip, setup),
 		cmocka_unit_test_setup(test_paging_on_flushes_shadows, setup),
 		cmocka_unit_test_setup(test_lgdt_sgdt_and_mirroring, setup),

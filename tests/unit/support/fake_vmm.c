@@ -187,6 +187,13 @@ void guest_die(struct vcpu *v, const char *fmt, ...)
 	longjmp(fake_stop, 1);
 }
 
+void guest_halted_for_good(struct vcpu *v)
+{
+	(void)v;
+	fake_end = FAKE_HALTED;
+	longjmp(fake_stop, 1);
+}
+
 void guest_shutdown(struct vcpu *v, int status)
 {
 	(void)v;
