@@ -1,7 +1,8 @@
 # ringvisor: a VMM for IA-32 that uses only rings 0 and 3.
 #
 #   make          build the VMM image and the test guests
-#   make run      install what is missing, build, boot the VMM under QEMU
+#   make run      install what is missing, build, boot Linux under the VMM
+#   make linux    the guest Linux kernel and its Busybox initramfs
 #   make test     install what is missing, build, run every test tier
 #   make iso      a bootable GRUB ISO of the VMM (build/ringvisor.iso)
 #
@@ -102,6 +103,22 @@ $(B)/unit/test_emulate: tests/unit/test_emulate.c $(HOST_PURE_OBJS) $(HOST_EMU_O
 
 unit-bins: $(UNIT_BINS)
 
+# ---- the guest Linux: kernel, Busybox initramfs (linux/linux.mk) ----
+# The initramfs carries the Linux tests too (tests/linux/): a user can run
+# them from the shell, and the end-to-end tests boot with rv.run= them.
+LINUX_TESTS := $(B)/linux/protcheck:/tests/protcheck \
+	tests/linux/smoke.sh:/tests/smoke.sh
+LINUX_EXTRA_FILES := $(LINUX_TESTS)
+include linux/linux.mk
+
+# A static i386 program for the guest's user space (glibc from gcc-multilib).
+$(B)/linux/protcheck: tests/linux/protcheck.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)
+	$(Q)$(CC) -m32 -static -O2 -Wall -Wextra -Werror -o $@ $<
+
+linux-initramfs: $(B)/linux/protcheck
+
 # ---- the GRUB ISO ----
 iso: $(B)/ringvisor.iso
 $(B)/ringvisor.iso: $(B)/ringvisor.elf $(B)/guests/hello.elf tools/mkiso.sh
@@ -111,11 +128,12 @@ $(B)/ringvisor.iso: $(B)/ringvisor.elf $(B)/guests/hello.elf tools/mkiso.sh
 # ---- what a user runs ----
 deps:
 	@tools/deps.sh
+	@tools/linux/deps.sh
 
-run: deps all
+run: deps all linux
 	./ringvisor run
 
-test: deps all unit-bins
+test: deps all unit-bins linux
 	python3 tests/run.py
 
 clean:

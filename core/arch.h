@@ -52,6 +52,13 @@ int arch_guest_set_stack(struct vcpu *v, uint64_t raw);
 /* The guest's CR0 changed: give the real CR0 its FPU bits (MP, EM, TS,
  * NE), so the guest's FPU instructions fault exactly as they should. */
 void arch_guest_set_cr0(struct vcpu *v);
+/* Carry the guest's CR4.OSFXSR/OSXMMEXCPT to the real CR4. */
+void arch_guest_set_cr4(struct vcpu *v);
+/* The CPU's time-stamp counter. */
+uint64_t arch_read_tsc(void);
+/* Read MSR index from the CPU if it is one of the informational MSRs the
+ * guest may see as they are; 0, or -1 if not. */
+int arch_read_msr(uint32_t index, uint64_t *value);
 
 /* The debug status (DR6) of the #DB just taken; clears the real one. */
 uint32_t arch_take_debug_status(void);

@@ -15,14 +15,26 @@
 #include "core/x86_bits.h"
 #include "lib/string.h"
 
-/* CR4 bits above this mask are reserved (SDM Vol. 3A §2.5): setting them
- * is a #GP.  Bits within it the VMM keeps virtually. */
-#define CR4_KNOWN 0x003f07ffu
+/*
+ * The CR4 bits the VMM virtualizes (SDM Vol. 3A §2.5).  Setting any other is
+ * a #GP, as on a CPU without the feature: VME/PVI, PAE paging, SMEP/SMAP,
+ * XSAVE and the rest have no implementation here, and the CPU model the
+ * launcher gives the machine (qemu32 with UMIP) does not report them.
+ * DE, MCE and PCE are kept virtually; OSFXSR and OSXMMEXCPT reach the real
+ * CR4, since the guest owns the FPU and SSE state; TSD does too, and the
+ * virtual kernel's rdtsc is then emulated; PSE and PGE shape the shadows;
+ * UMIP makes virtual user mode's sgdt & co. fault.
+ */
+#define CR4_VIRTUALIZED (CR4_TSD | CR4_DE | CR4_PSE | CR4_MCE | CR4_PGE | CR4_PCE | \
+			 CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_UMIP)
 
 /* MSRs the VMM implements (SDM Vol. 4, Table 2-2). */
+#define MSR_TSC          0x010
 #define MSR_SYSENTER_CS  0x174
 #define MSR_SYSENTER_ESP 0x175
 #define MSR_SYSENTER_EIP 0x176
+#define MSR_PAT          0x277
+#define PAT_RESET_VALUE  0x0007040600070406ull	/* SDM Vol. 3A §11.12.4 */
 
 struct event emulate_fault(uint8_t vector, uint32_t error)
 {
@@ -277,16 +289,15 @@ static enum emulation emulate_mov_cr(struct vcpu *v, const struct insn *in,
 			mmu_protect_tables(v);
 		return EMULATED;
 	case 4:
-		if (value & ~CR4_KNOWN) {
+		if (value & ~CR4_VIRTUALIZED) {
 			*raise = emulate_fault(VEC_GP, 0);
 			return RAISE;
 		}
-		if (((v->cr4 ^ value) & (CR4_PSE | CR4_PGE)) && vmem_paging_on(v)) {
-			v->cr4 = value;
-			mmu_flush(v);
-			return EMULATED;
-		}
+		uint32_t changed = v->cr4 ^ value;
 		v->cr4 = value;
+		arch_guest_set_cr4(v);
+		if ((changed & (CR4_PSE | CR4_PGE)) && vmem_paging_on(v))
+			mmu_flush(v);
 		return EMULATED;
 	}
 	*raise = emulate_fault(VEC_UD, 0);
@@ -328,25 +339,58 @@ static enum emulation emulate_mov_dr(struct vcpu *v, const struct insn *in)
 	return EMULATED;
 }
 
-static enum emulation emulate_msr(struct vcpu *v, const struct insn *in,
-				  struct event *raise)
+/*
+ * rdmsr and wrmsr.  The guest never writes a real MSR.  The VMM keeps the
+ * SYSENTER MSRs (the ring code uses them) and PAT virtually; the TSC and a
+ * few read-only descriptions of the CPU (microcode revision, MTRR setup) it
+ * reads from the CPU for the guest (arch_read_msr); every other MSR reads as
+ * 0 and ignores writes, which is what our hardware, QEMU's TCG, does for the
+ * MSRs it lacks (PLATFORM-FACTS.md), so a guest sees the same natively and
+ * under the VMM.
+ */
+static enum emulation emulate_msr(struct vcpu *v, const struct insn *in)
 {
 	struct trapframe *tf = v->regs;
-	uint32_t *msr;
+	int write = in->opcode == 0x30;
+	uint64_t value = write ? ((uint64_t)tf->edx << 32 | tf->eax) : 0;
+
 	switch (tf->ecx) {
-	case MSR_SYSENTER_CS:  msr = &v->sysenter_cs; break;
-	case MSR_SYSENTER_ESP: msr = &v->sysenter_esp; break;
-	case MSR_SYSENTER_EIP: msr = &v->sysenter_eip; break;
+	case MSR_TSC:
+		if (!write)
+			value = arch_read_tsc();
+		break;
+	case MSR_SYSENTER_CS:
+		if (write)
+			v->sysenter_cs = (uint32_t)value;
+		value = v->sysenter_cs;
+		break;
+	case MSR_SYSENTER_ESP:
+		if (write)
+			v->sysenter_esp = (uint32_t)value;
+		value = v->sysenter_esp;
+		break;
+	case MSR_SYSENTER_EIP:
+		if (write)
+			v->sysenter_eip = (uint32_t)value;
+		value = v->sysenter_eip;
+		break;
+	case MSR_PAT:
+		if (!v->pat_written)
+			v->pat = PAT_RESET_VALUE;
+		if (write) {
+			v->pat = value;
+			v->pat_written = 1;
+		}
+		value = v->pat;
+		break;
 	default:
-		/* As hardware does for an MSR it does not have. */
-		*raise = emulate_fault(VEC_GP, 0);
-		return RAISE;
+		if (write || arch_read_msr(tf->ecx, &value))
+			value = 0;
+		break;
 	}
-	if (in->opcode == 0x30) {	/* wrmsr */
-		*msr = tf->eax;
-	} else {			/* rdmsr */
-		tf->eax = *msr;
-		tf->edx = 0;
+	if (!write) {
+		tf->eax = (uint32_t)value;
+		tf->edx = (uint32_t)(value >> 32);
 	}
 	return EMULATED;
 }
@@ -401,10 +445,24 @@ static enum emulation emulate_group6(struct vcpu *v, const struct insn *in,
 	return RAISE;
 }
 
-/* The instructions a guest may use in virtual user mode too: they are not
- * privileged, they trap only because of how the VMM runs the guest. */
-static int allowed_in_user_mode(const struct insn *in)
+/* sgdt, sidt, smsw (0F 01 /0 /1 /4), sldt, str (0F 00 /0 /1): what
+ * CR4.UMIP forbids outside ring 0. */
+static int is_umip_insn(const struct insn *in)
 {
+	if (in->map != MAP_0F)
+		return 0;
+	if (in->opcode == 0x01)
+		return in->reg == 0 || in->reg == 1 || in->reg == 4;
+	return in->opcode == 0x00 && (in->reg == 0 || in->reg == 1);
+}
+
+/* The instructions a guest may use in virtual user mode too: they are not
+ * privileged, they trap only because of how the VMM runs the guest (the
+ * real CR4.UMIP is always on; the guest's decides). */
+static int allowed_in_user_mode(const struct vcpu *v, const struct insn *in)
+{
+	if (is_umip_insn(in))
+		return !(v->cr4 & CR4_UMIP);
 	if (in->map == MAP_ONE_BYTE)
 		switch (in->opcode) {
 		case 0xcc: case 0xcd: case 0xce:	/* int3, int n, into */
@@ -473,7 +531,13 @@ static enum emulation dispatch(struct vcpu *v, const struct insn *in,
 		case 0x08: case 0x09: return EMULATED;	/* invd, wbinvd: no caches to flush */
 		case 0x20: case 0x22: return emulate_mov_cr(v, in, raise);
 		case 0x21: case 0x23: return emulate_mov_dr(v, in);
-		case 0x30: case 0x32: return emulate_msr(v, in, raise);
+		case 0x30: case 0x32: return emulate_msr(v, in);
+		case 0x31: {				/* rdtsc, with CR4.TSD set */
+			uint64_t tsc = arch_read_tsc();
+			v->regs->eax = (uint32_t)tsc;
+			v->regs->edx = (uint32_t)(tsc >> 32);
+			return EMULATED;
+		}
 		case 0x34: return ring_sysenter(v, raise);
 		case 0x35: return ring_sysexit(v, raise);
 		case 0xa1: case 0xa9: case 0xb2: case 0xb4: case 0xb5:
@@ -509,7 +573,7 @@ enum emulation emulate_gp(struct vcpu *v, uint32_t error, struct event *raise)
 		return RAISE;	/* not something we emulate: the #GP stands */
 
 	/* Case 2 of the paper: privileged in virtual user mode. */
-	if (v->vpl == VPL_USER && !allowed_in_user_mode(&in))
+	if (v->vpl == VPL_USER && !allowed_in_user_mode(v, &in))
 		return RAISE;
 
 	uint32_t eip = tf->eip;

@@ -19,6 +19,7 @@
 #include "core/emulate.h"
 #include "core/memory.h"
 #include "core/mmu.h"
+#include "core/segments.h"
 #include "core/step.h"
 #include "core/vmem.h"
 #include "core/x86_bits.h"
@@ -29,10 +30,6 @@
 #include "dev/i8259.h"
 #include "ringvisor/exit.h"
 
-/* The selectors a bootloader leaves the guest with (Linux's boot protocol
- * names them; Multiboot leaves them unspecified, so we use the same). */
-#define BOOT_CS 0x10
-#define BOOT_DS 0x18
 
 static struct vcpu vcpu;
 static struct trapframe boot_regs;

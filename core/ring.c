@@ -36,8 +36,6 @@
 
 /* SYSENTER/SYSEXIT load flat segments whatever the GDT says (SDM Vol. 2,
  * SYSENTER): these are the descriptors they imply (the aliases get DPL 3). */
-#define FLAT_CODE_DPL0 0x00cf9a000000ffffull
-#define FLAT_DATA_DPL0 0x00cf92000000ffffull
 
 static struct event gp(uint32_t error)
 {

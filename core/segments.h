@@ -29,6 +29,17 @@
 /* The first linear address the guest may not reach. */
 #define GUEST_LINEAR_LIMIT 0xFC000000u
 
+/* Flat 4 GiB ring-0 code and data descriptors. */
+#define FLAT_CODE_DPL0 0x00cf9a000000ffffull
+#define FLAT_DATA_DPL0 0x00cf92000000ffffull
+
+/* The selectors a bootloader leaves the guest with, holding flat segments
+ * (Linux's 32-bit boot protocol names them; Multiboot leaves them
+ * unspecified, so we use the same).  Until the guest loads a GDT of its
+ * own, they are what its segment registers hold. */
+#define BOOT_CS 0x10
+#define BOOT_DS 0x18
+
 /* A descriptor as the CPU reads it, decoded (SDM Vol. 3A §3.4.5). */
 struct segment {
 	uint32_t base;

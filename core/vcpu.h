@@ -69,6 +69,8 @@ struct vcpu {
 	struct descriptor_table ldt;	/* the guest LDT's base and limit, cached by lldt */
 	uint32_t tr_base, tr_limit;	/* the guest TSS, cached by ltr */
 	uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
+	uint64_t pat;			/* the PAT MSR, once written */
+	int pat_written;
 
 	struct guest_mem mem;
 	struct shadow shadow;

@@ -2,6 +2,7 @@
 
 
 #include "core/pagewalk.h"
+#include "core/segments.h"
 #include "core/x86_bits.h"
 
 #define PAGE    4096u
@@ -112,6 +113,12 @@ int vmem_descriptor(struct vcpu *v, uint16_t sel, uint64_t *raw)
 		if (v->ldtr == 0 || offset + 7 > v->ldt.limit)
 			return -1;
 		return vmem_read_sys(v, v->ldt.base + offset, raw, 8);
+	}
+	/* No GDT yet: the bootloader's flat segments are still loaded, and
+	 * an instruction using them (Linux's first, an lgdt) must see them. */
+	if (v->gdtr.limit == 0 && (offset == BOOT_CS || offset == BOOT_DS)) {
+		*raw = offset == BOOT_CS ? FLAT_CODE_DPL0 : FLAT_DATA_DPL0;
+		return 0;
 	}
 	if (offset == 0 || offset + 7 > v->gdtr.limit)
 		return -1;

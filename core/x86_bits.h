@@ -23,7 +23,14 @@
 #define CR0_WP 0x00010000u
 #define CR0_PG 0x80000000u
 
-#define CR4_PSE 0x00000010u
-#define CR4_PGE 0x00000080u
+#define CR4_TSD        0x00000004u
+#define CR4_DE         0x00000008u
+#define CR4_PSE        0x00000010u
+#define CR4_MCE        0x00000040u
+#define CR4_PGE        0x00000080u
+#define CR4_PCE        0x00000100u
+#define CR4_OSFXSR     0x00000200u
+#define CR4_OSXMMEXCPT 0x00000400u
+#define CR4_UMIP       0x00000800u
 
 #endif

@@ -11,6 +11,7 @@
 #define LOW_RAM_END   0x9fc00	/* conventional memory, as a PC BIOS reports */
 #define BIOS_ROM_BASE 0xf0000
 #define HIGH_RAM_BASE 0x100000
+#define BIOS_TABLES_SIZE 0x20000
 /* The kernel must find the initrd in its direct map: below 896 MiB on a
  * 3G/1G split, and below the initrd_addr_max the header advertises. */
 #define INITRD_ADDR_MAX 0x37ffffffu
@@ -61,13 +62,17 @@ static void build_boot_params(uint8_t *bp, uint32_t ram_size,
 	put32(bp, BP_INITRD_ADDR_MAX, INITRD_ADDR_MAX);
 	put32(bp, BP_CMDLINE_SIZE, LINUX_CMDLINE_MAX - 1);
 
-	/* The map a PC BIOS gives: low RAM, the EBDA and BIOS ROM reserved,
-	 * then RAM from 1 MiB to the end. */
+	/* The map QEMU's BIOS (SeaBIOS) gives the same machine natively, so
+	 * the guest sizes its memory the same both ways: low RAM, the EBDA
+	 * and BIOS ROM reserved, RAM from 1 MiB, and the top 128 KiB of RAM
+	 * reserved (where SeaBIOS keeps its tables). */
 	put_e820(bp, 0, 0, LOW_RAM_END, E820_RAM);
 	put_e820(bp, 1, LOW_RAM_END, 0xa0000 - LOW_RAM_END, E820_RESERVED);
 	put_e820(bp, 2, BIOS_ROM_BASE, HIGH_RAM_BASE - BIOS_ROM_BASE, E820_RESERVED);
-	put_e820(bp, 3, HIGH_RAM_BASE, ram_size - HIGH_RAM_BASE, E820_RAM);
-	put8(bp, BP_E820_ENTRIES, 4);
+	put_e820(bp, 3, HIGH_RAM_BASE, ram_size - BIOS_TABLES_SIZE - HIGH_RAM_BASE,
+		 E820_RAM);
+	put_e820(bp, 4, ram_size - BIOS_TABLES_SIZE, BIOS_TABLES_SIZE, E820_RESERVED);
+	put8(bp, BP_E820_ENTRIES, 5);
 }
 
 int linux_load(const struct guest_mem *gm, const void *kernel, uint32_t ksize,
@@ -102,7 +107,8 @@ int linux_load(const struct guest_mem *gm, const void *kernel, uint32_t ksize,
 	 * kernel's image nor its early page tables (after the image) are. */
 	uint32_t initrd_gpa = 0;
 	if (isize) {
-		uint32_t top = gm->size < INITRD_ADDR_MAX ? gm->size : INITRD_ADDR_MAX + 1;
+		uint32_t ram_end = gm->size - BIOS_TABLES_SIZE;
+		uint32_t top = ram_end < INITRD_ADDR_MAX ? ram_end : INITRD_ADDR_MAX + 1;
 		uint32_t lowest = (kernel_end + PAGE - 1) & ~(PAGE - 1);
 		if (isize > top || ((top - isize) & ~(PAGE - 1)) < lowest)
 			return fail(err, errlen, "initrd of %u KiB does not fit in "

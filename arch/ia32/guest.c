@@ -137,6 +137,58 @@ void arch_guest_set_cr0(struct vcpu *v)
 	write_cr0((read_cr0() & ~CR0_GUEST_FPU_BITS) | (v->cr0 & CR0_GUEST_FPU_BITS));
 }
 
+void arch_guest_set_cr4(struct vcpu *v)
+{
+	/* The guest owns the FPU/SSE state; its CR4 says whether SSE is on.
+	 * Its TSD makes every ring-3 rdtsc fault; the VMM then emulates the
+	 * virtual kernel's (core/emulate.c). */
+	const uint32_t bits = CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_TSD;
+	write_cr4((read_cr4() & ~bits) | (v->cr4 & bits));
+}
+
+uint64_t arch_read_tsc(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+	return (uint64_t)hi << 32 | lo;
+}
+
+/*
+ * MSRs that describe the CPU and that the guest may read as they are: the
+ * microcode revision (present on every P6 and later) and, when CPUID
+ * reports MTRRs, the MTRR capability, default type and ranges (SDM Vol. 3A
+ * §11.11).  Reading them changes nothing.
+ */
+#define MSR_UCODE_REV     0x08b
+#define MSR_MTRR_CAP      0x0fe
+#define MSR_MTRR_VAR_BASE 0x200	/* ..0x20f: base/mask pairs */
+#define MSR_MTRR_FIX_64K  0x250
+#define MSR_MTRR_FIX_16K  0x258	/* and 0x259 */
+#define MSR_MTRR_FIX_4K   0x268	/* ..0x26f */
+#define MSR_MTRR_DEF_TYPE 0x2ff
+#define CPUID_1_EDX_MTRR  (1u << 12)
+
+static int is_mtrr_msr(uint32_t index)
+{
+	return index == MSR_MTRR_CAP || index == MSR_MTRR_DEF_TYPE ||
+	       (index >= MSR_MTRR_VAR_BASE && index < MSR_MTRR_VAR_BASE + 16) ||
+	       index == MSR_MTRR_FIX_64K || index == MSR_MTRR_FIX_16K ||
+	       index == MSR_MTRR_FIX_16K + 1 ||
+	       (index >= MSR_MTRR_FIX_4K && index < MSR_MTRR_FIX_4K + 8);
+}
+
+int arch_read_msr(uint32_t index, uint64_t *value)
+{
+	uint32_t a, b, c, d;
+	cpuid(1, &a, &b, &c, &d);
+	if (index != MSR_UCODE_REV && !(is_mtrr_msr(index) && (d & CPUID_1_EDX_MTRR)))
+		return -1;
+	uint32_t lo, hi;
+	__asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(index));
+	*value = (uint64_t)hi << 32 | lo;
+	return 0;
+}
+
 uint32_t arch_take_debug_status(void)
 {
 	uint32_t dr6 = read_dr6();

@@ -111,6 +111,57 @@ def check_compare(case):
     return problems, v_out + v_err
 
 
+SECTION = re.compile(r"^== (\S+)\n(.*?)^-- status (\d+)$", re.M | re.S)
+
+
+def linux_sections(text):
+    """{name: (body, status)} of a smoke script's output (console CRs gone)."""
+    text = text.replace("\r", "")
+    return {m.group(1): (m.group(2), int(m.group(3))) for m in SECTION.finditer(text)}
+
+
+def check_linux_compare(case):
+    # quiet: kernel messages would interleave with the script's output.
+    base = ["run", "--append", f"quiet rv.run={case.script}",
+            "--timeout", str(case.timeout)]
+    native_args, vmm_args = base[:1] + ["--native"] + base[1:], base
+    n_status, n_out, n_err = launch(native_args, case.timeout)
+    v_status, v_out, v_err = launch(vmm_args, case.timeout)
+    save_log(case.name, [("native", native_args, n_status, n_out, n_err),
+                         ("vmm", vmm_args, v_status, v_out, v_err)])
+    problems = []
+    for label, status in (("native", n_status), ("VMM", v_status)):
+        if status != 0:
+            problems.append(f"{label} run ended with status {status}")
+    if not re.search(cases.BANNER, v_out, re.M) or "exits: " not in v_out:
+        problems.append("the VMM run did not show the VMM's banner and exit statistics")
+    native, vmm = linux_sections(n_out), linux_sections(v_out)
+    if not native:
+        problems.append("the native run printed no sections")
+    for name, (body, status) in native.items():
+        if name not in vmm:
+            problems.append(f"section {name} missing under the VMM")
+            continue
+        if status != 0 or vmm[name][1] != 0:
+            problems.append(f"section {name}: status {status} natively, "
+                            f"{vmm[name][1]} under the VMM")
+        a, b = body, vmm[name][0]
+        for pattern in case.masks.get(name, []):
+            # A pattern that takes in a newline takes out whole lines.
+            mark = "" if pattern.endswith("\\n") else "<masked>"
+            a, b = re.sub(pattern, mark, a), re.sub(pattern, mark, b)
+        if a != b:
+            la, lb = a.splitlines(), b.splitlines()
+            for i in range(max(len(la), len(lb))):
+                x = la[i] if i < len(la) else "<nothing>"
+                y = lb[i] if i < len(lb) else "<nothing>"
+                if x != y:
+                    problems.append(f"section {name} line {i + 1} differs:\n"
+                                    f"      native: {x}\n      vmm:    {y}")
+                    break
+    return problems, v_out + v_err
+
+
 def check_gdb(case):
     """Follow the launcher's own instructions for attaching gdb."""
     env = dict(os.environ, RINGVISOR_NO_BUILD="1")
@@ -156,6 +207,8 @@ def run_case(case):
         return check_compare(case)
     if isinstance(case, cases.Gdb):
         return check_gdb(case)
+    if isinstance(case, cases.LinuxCompare):
+        return check_linux_compare(case)
     return check_boot(case)
 
 

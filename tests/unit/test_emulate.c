@@ -132,6 +132,89 @@ static void test_lgdt_sgdt_and_mirroring(void **state)
 	assert_memory_equal(fake_ram + 0x6000, pseudo, 6);
 }
 
+static void test_cr4_features_the_vmm_lacks_are_gp(void **state)
+{
+	(void)state;
+	struct event e;
+	static const uint32_t lacking[] = {
+		1u << 0, 1u << 1,	/* VME, PVI: no virtual-8086 support */
+		1u << 5,		/* PAE paging */
+		1u << 18,		/* OSXSAVE */
+		1u << 20, 1u << 21,	/* SMEP, SMAP: the kernel runs in ring 3 */
+	};
+	for (unsigned i = 0; i < sizeof(lacking) / sizeof(*lacking); i++) {
+		fake_regs.eax = lacking[i];
+		CODE(0x0f, 0x22, 0xe0);			/* mov %eax, %cr4 */
+		if (run_gp(&e) != RAISE || e.vector != VEC_GP)
+			fail_msg("CR4 bit 0x%x was accepted", lacking[i]);
+	}
+	fake_regs.eax = 0x00000e98;	/* TSD-less set Linux uses: PSE PGE OSFXSR OSXMMEXCPT UMIP DE */
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal(fake_vcpu.cr4, 0x00000e98);
+}
+
+static void test_msrs(void **state)
+{
+	(void)state;
+	struct event e;
+	fake_regs.ecx = 0x277;				/* PAT: its reset value */
+	CODE(0x0f, 0x32);				/* rdmsr */
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal(fake_regs.eax, 0x00070406);
+	assert_int_equal(fake_regs.edx, 0x00070406);
+	fake_regs.eax = 0x01010101;
+	fake_regs.edx = 0x06060606;
+	CODE(0x0f, 0x30);				/* wrmsr */
+	assert_int_equal(run_gp(&e), EMULATED);
+	fake_regs.eax = fake_regs.edx = 0;
+	CODE(0x0f, 0x32);
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal(fake_regs.eax, 0x01010101);
+	assert_int_equal(fake_regs.edx, 0x06060606);
+	/* An MSR the VMM does not keep: reads 0, a write goes nowhere. */
+	fake_regs.ecx = 0xc0010117;
+	fake_regs.eax = fake_regs.edx = 0xffffffff;
+	CODE(0x0f, 0x30);
+	assert_int_equal(run_gp(&e), EMULATED);
+	CODE(0x0f, 0x32);
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal(fake_regs.eax, 0);
+	assert_int_equal(fake_regs.edx, 0);
+	/* The TSC is the CPU's. */
+	fake_regs.ecx = 0x10;
+	CODE(0x0f, 0x32);
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal(fake_regs.eax, 0x23456789);
+	assert_int_equal(fake_regs.edx, 0x1);
+}
+
+static void test_umip_follows_the_guest_cr4(void **state)
+{
+	(void)state;
+	struct event e;
+	fake_vcpu.vpl = VPL_USER;
+	fake_regs.ebx = 0x6000;
+	CODE(0x0f, 0x01, 0x03);				/* sgdt (%ebx) */
+	fake_vcpu.cr4 = 0;		/* the guest did not ask for UMIP */
+	assert_int_equal(run_gp(&e), EMULATED);
+	CODE(0x0f, 0x01, 0x03);
+	fake_vcpu.cr4 = 1u << 11;	/* it did: user mode's sgdt faults */
+	assert_int_equal(run_gp(&e), RAISE);
+	assert_int_equal(e.vector, VEC_GP);
+}
+
+static void test_boot_selectors_are_flat_before_lgdt(void **state)
+{
+	(void)state;
+	uint64_t raw;
+	fake_vcpu.gdtr = (struct descriptor_table){ 0, 0 };
+	assert_int_equal(vmem_descriptor(&fake_vcpu, 0x10, &raw), 0);
+	assert_true(raw == 0x00cf9a000000ffffull);
+	assert_int_equal(vmem_descriptor(&fake_vcpu, 0x18, &raw), 0);
+	assert_true(raw == 0x00cf92000000ffffull);
+	assert_int_equal(vmem_descriptor(&fake_vcpu, 0x20, &raw), -1);
+}
+
 static void test_out_to_exit_port_shuts_down(void **state)
 {
 	(void)state;
@@ -303,6 +386,10 @@ int main(void)
 		cmocka_unit_test_setup(test_mov_cr_round_trip, setup),
 		cmocka_unit_test_setup(test_paging_on_flushes_shadows, setup),
 		cmocka_unit_test_setup(test_lgdt_sgdt_and_mirroring, setup),
+		cmocka_unit_test_setup(test_cr4_features_the_vmm_lacks_are_gp, setup),
+		cmocka_unit_test_setup(test_msrs, setup),
+		cmocka_unit_test_setup(test_umip_follows_the_guest_cr4, setup),
+		cmocka_unit_test_setup(test_boot_selectors_are_flat_before_lgdt, setup),
 		cmocka_unit_test_setup(test_out_to_exit_port_shuts_down, setup),
 		cmocka_unit_test_setup(test_in_from_absent_port, setup),
 		cmocka_unit_test_setup(test_privileged_from_user_mode_is_gp, setup),

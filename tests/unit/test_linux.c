@@ -162,8 +162,9 @@ static void e820_map_covers_guest_ram_and_nothing_more(void **state)
 			usable += len;
 	}
 	assert_int_equal(prev_end, RAM_SIZE);
-	/* Everything but the EBDA and the BIOS area at the top of 1 MiB. */
-	assert_true(usable >= RAM_SIZE - 0x70000);
+	/* Everything but the EBDA, the BIOS area at the top of 1 MiB and
+	 * the BIOS tables at the top of RAM. */
+	assert_true(usable >= RAM_SIZE - 0x70000 - 0x20000);
 }
 
 static void initrd_at_the_top_of_ram_page_aligned(void **state)
@@ -175,8 +176,9 @@ static void initrd_at_the_top_of_ram_page_aligned(void **state)
 	uint32_t at = get32(LINUX_BOOT_PARAMS_GPA + BP_RAMDISK_IMAGE);
 	assert_int_equal(get32(LINUX_BOOT_PARAMS_GPA + BP_RAMDISK_SIZE), sizeof(initrd));
 	assert_int_equal(at % 4096, 0);
-	assert_true(at + sizeof(initrd) <= RAM_SIZE);
-	assert_true(at + sizeof(initrd) > RAM_SIZE - 4096);
+	/* Below the reserved top 128 KiB, as close to it as alignment allows. */
+	assert_true(at + sizeof(initrd) <= RAM_SIZE - 0x20000);
+	assert_true(at + sizeof(initrd) > RAM_SIZE - 0x20000 - 4096);
 	assert_memory_equal(ram + at, initrd, sizeof(initrd));
 }
 
@@ -210,7 +212,7 @@ static void refuses_a_kernel_below_1mib(void **state)
 static void refuses_an_initrd_that_does_not_fit(void **state)
 {
 	(void)state;
-	uint32_t free_above = RAM_SIZE - (KERNEL_PA + TEXT_SIZE + BSS_SIZE);
+	uint32_t free_above = RAM_SIZE - 0x20000 - (KERNEL_PA + TEXT_SIZE + BSS_SIZE);
 	uint8_t *big = calloc(1, free_above + 1);
 	assert_int_equal(load(big, free_above + 1, ""), -1);
 	assert_non_null(strstr(err, "initrd"));

@@ -139,6 +139,9 @@ void arch_guest_tlb_invalidate(uint32_t va) { (void)va; }
 void arch_guest_tlb_flush(struct vcpu *v) { (void)v; fake_tlb_flushes++; }
 uint32_t arch_fault_address(void) { return 0; }
 void arch_guest_set_cr0(struct vcpu *v) { (void)v; }
+void arch_guest_set_cr4(struct vcpu *v) { (void)v; }
+uint64_t arch_read_tsc(void) { return 0x123456789ull; }
+int arch_read_msr(uint32_t index, uint64_t *value) { (void)index; (void)value; return -1; }
 unsigned arch_guest_ldt_entries(void) { return 8; }
 void arch_guest_mirror_ldt(unsigned index, uint64_t raw) { (void)index; (void)raw; }
 void arch_guest_switch_ring(struct vcpu *v) { (void)v; fake_ring_switches++; }
