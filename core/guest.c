@@ -104,7 +104,10 @@ static int load_guest(struct vcpu *v, const struct boot_info *bi,
 			return 0;
 		}
 	}
-	ksnprintf(err, errlen, "guest kernel (%s): %s", kernel->string, why);
+	int name_len = 0;
+	while (kernel->string[name_len] && kernel->string[name_len] != ' ')
+		name_len++;
+	ksnprintf(err, errlen, "guest kernel %.*s: %s", name_len, kernel->string, why);
 	return -1;
 }
 
@@ -158,6 +161,14 @@ void guest_shutdown(struct vcpu *v, int status)
 	kprintf("\nringvisor: the guest stopped with status %d\n", status);
 	print_exit_statistics();
 	arch_exit(status);
+}
+
+void guest_reset(struct vcpu *v)
+{
+	kprintf("\nringvisor: the guest reset the machine at eip 0x%08x\n",
+		v->regs->eip);
+	print_exit_statistics();
+	arch_exit(EXIT_GUEST_RESET);
 }
 
 void guest_halted_for_good(struct vcpu *v)

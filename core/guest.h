@@ -37,6 +37,10 @@ void guest_resume_failed(uint32_t vector, uint32_t error) __attribute__((noretur
  * statistics and stop the machine. */
 void guest_shutdown(struct vcpu *v, int status) __attribute__((noreturn));
 
+/* The guest reset the machine: end it (EXIT_GUEST_RESET), saying so.  A VMM
+ * that reboots the guest would start it over here. */
+void guest_reset(struct vcpu *v) __attribute__((noreturn));
+
 /* The guest ran hlt with interrupts disabled, which nothing can end: stop
  * the machine as its power-off (status 0), saying so. */
 void guest_halted_for_good(struct vcpu *v) __attribute__((noreturn));

@@ -17,8 +17,19 @@ uint32_t ioport_read(struct vcpu *v, uint16_t port, unsigned size)
 	return 0xffffffffu;
 }
 
+/* The two ways a PC kernel resets the machine: pulsing the reset line
+ * through the keyboard controller (command 0xFE to port 0x64) and the
+ * reset control register at 0xCF9 (bit 2 starts the reset). */
+#define KBC_COMMAND_PORT 0x64
+#define KBC_PULSE_RESET  0xfe
+#define RESET_CONTROL_PORT 0xcf9
+#define RESET_CONTROL_GO   0x04
+
 void ioport_write(struct vcpu *v, uint16_t port, unsigned size, uint32_t value)
 {
+	if ((port == KBC_COMMAND_PORT && (uint8_t)value == KBC_PULSE_RESET) ||
+	    (port == RESET_CONTROL_PORT && (value & RESET_CONTROL_GO)))
+		guest_reset(v);
 	if (port == EXIT_PORT) {
 		/* The debug-exit protocol (ringvisor/exit.h): the guest's
 		 * status goes out through the VMM, after its statistics. */

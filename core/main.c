@@ -82,7 +82,7 @@ static void check_guest_kernel(const struct boot_info *bi)
 void vmm_main(uint32_t magic, uint32_t info_pa) __attribute__((noreturn));
 void vmm_main(uint32_t magic, uint32_t info_pa)
 {
-	char err[160];
+	char err[256];
 
 	arch_early_init();
 	kprintf("ringvisor " VERSION ": a VMM on two protection rings "

@@ -21,5 +21,6 @@
 #define EXIT_BAD_INPUT  2   /* bad command line, memory map or module */
 #define EXIT_PANIC      3   /* the VMM hit an unexpected exception */
 #define EXIT_GUEST_DIED 4   /* the VMM stopped a guest it could not go on running */
+#define EXIT_GUEST_RESET 5  /* the guest reset the machine (Linux: reboot, panic=-1) */
 
 #endif

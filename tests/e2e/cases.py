@@ -181,4 +181,35 @@ CASES = [
         "ls": [r"\w{3} +\d+ +\d\d:\d\d", r"(?<=dr-xr-xr-x) +\d+(?= root +root +0 <masked> proc)"],
         "ps": [r"(?m)^.*\[kworker.*\n", r"(?m)^ *\d+(?= +root)"],
     }),
+    # The launcher's Linux options, and what ends a Linux guest.
+    Boot("linux-icount-status", ["run", "--icount", "--append",
+                                  "quiet rv.run=/bin/false"], 1, [
+        r"^guest: Linux, command line \"console=ttyS0 panic=-1 quiet rv\.run=",
+        r"^rv\.run: /bin/false exited with status 1",
+        r"^ringvisor: the guest stopped with status 1",
+    ]),
+    Boot("linux-panic-resets", ["run", "--append", "quiet rdinit=/bin/false"], 5, [
+        r"Kernel panic - not syncing: Attempted to kill init!",
+        r"^ringvisor: the guest reset the machine at eip 0x" + HEX8,
+        r"^exits: \d+",
+    ]),
+    Boot("linux-halt-powers-off", ["run", "--append", "quiet rv.run=/bin/poweroff,-f"], 0, [
+        r"reboot: System halted",
+        r"^ringvisor: the guest halted with interrupts disabled \(powered off\)",
+    ]),
+    # Malformed Linux input: one clear line, a non-zero status.
+    Boot("linux-kernel-past-ram", ["run", "--mem", "16"], 2, [
+        r"^ringvisor: error: guest kernel \S+/vmlinux: ELF segment 0 "
+        r"\(0x01000000-0x[0-9a-f]{8}\) is outside guest RAM \(16 MiB\); give the "
+        r"guest more memory$"]),
+    Boot("linux-initrd-does-not-fit", ["run", "--mem", "20"], 2, [
+        r"^ringvisor: error: guest kernel \S+/vmlinux: initrd of \d+ KiB does not fit "
+        r"in guest RAM above the kernel \(\d+ KiB free\); give the guest more memory$"]),
+    Boot("linux-initrd-missing", ["run", "--initrd", "build/no-such-initrd"], 2, [
+        r"^ringvisor: error: initrd build/no-such-initrd: No such file"]),
+    Boot("multiboot-with-initrd", ["run", *HELLO, "--initrd", "README.md"], 2, [
+        r"^ringvisor: error: \S+hello\.elf is a Multiboot kernel: --initrd is for Linux"]),
+    Boot("linux-initrd-not-gzip", ["run", "--initrd", "README.md", "--append", "quiet"], 5, [
+        r"Initramfs unpacking failed|VFS: Unable to mount root fs",
+        r"^ringvisor: the guest reset the machine"]),
 ]

@@ -226,6 +226,19 @@ static void test_out_to_exit_port_shuts_down(void **state)
 	assert_int_equal(fake_shutdown_status, 1);
 }
 
+static void test_keyboard_controller_reset_ends_the_guest(void **state)
+{
+	(void)state;
+	struct event e;
+	fake_regs.eax = 0xfe;
+	CODE(0xe6, 0x64);				/* out %al, $0x64 */
+	assert_int_equal(run_gp(&e), -1);
+	assert_int_equal(fake_end, FAKE_RESET);
+	fake_regs.eax = 0xd1;				/* another command: nothing */
+	CODE(0xe6, 0x64);
+	assert_int_equal(run_gp(&e), EMULATED);
+}
+
 static void test_in_from_absent_port(void **state)
 {
 	(void)state;
@@ -391,6 +404,7 @@ int main(void)
 		cmocka_unit_test_setup(test_umip_follows_the_guest_cr4, setup),
 		cmocka_unit_test_setup(test_boot_selectors_are_flat_before_lgdt, setup),
 		cmocka_unit_test_setup(test_out_to_exit_port_shuts_down, setup),
+		cmocka_unit_test_setup(test_keyboard_controller_reset_ends_the_guest, setup),
 		cmocka_unit_test_setup(test_in_from_absent_port, setup),
 		cmocka_unit_test_setup(test_privileged_from_user_mode_is_gp, setup),
 		cmocka_unit_test_setup(test_int80_from_user_switches_to_kernel_stack, setup),

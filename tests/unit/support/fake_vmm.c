@@ -190,6 +190,13 @@ void guest_die(struct vcpu *v, const char *fmt, ...)
 	longjmp(fake_stop, 1);
 }
 
+void guest_reset(struct vcpu *v)
+{
+	(void)v;
+	fake_end = FAKE_RESET;
+	longjmp(fake_stop, 1);
+}
+
 void guest_halted_for_good(struct vcpu *v)
 {
 	(void)v;

@@ -20,7 +20,7 @@ extern struct trapframe fake_regs;
 extern uint8_t fake_ram[FAKE_RAM_SIZE];
 
 /* How the last run ended when the guest was stopped (guest_die, shutdown). */
-enum fake_end { FAKE_RUNNING, FAKE_DIED, FAKE_SHUTDOWN, FAKE_HALTED };
+enum fake_end { FAKE_RUNNING, FAKE_DIED, FAKE_SHUTDOWN, FAKE_HALTED, FAKE_RESET };
 extern jmp_buf fake_stop;
 extern enum fake_end fake_end;
 extern int fake_shutdown_status;
