@@ -27,6 +27,9 @@ class Gdb:
     gdb must stop at the breakpoint it sets, and the run then finish."""
     name: str
     stop_in: str            # the function gdb must stop in
+    args: list = field(default_factory=list)    # for ./ringvisor run
+    then_stop_in: str = ""  # then a breakpoint here must be hit too
+    port: int = 1234
     timeout: int = 60
 
 
@@ -96,7 +99,12 @@ def panic(kind, vector_text, error, cr2=HEX8, code=""):
 CASES = [
     Boot("boot-multiboot", ["run", *HELLO], 0, CLEAN_BOOT),
     Boot("boot-grub-iso", ["run", *HELLO, "--iso"], 0, CLEAN_BOOT),
-    Gdb("gdb-attach", "vmm_main"),
+    Gdb("gdb-attach", "vmm_main", ["--kernel", "build/guests/hello.elf"]),
+    # The command the launcher prints loads the guest's symbols too: a
+    # breakpoint in the guest kernel under the VMM.  (On a port of its own:
+    # the cases run in parallel.)
+    Gdb("gdb-linux-guest", "vmm_main", ["--append", "quiet rv.run=/bin/true"],
+        then_stop_in="start_kernel", port=1235),
     Boot("trace-exits", ["run", *HELLO, "--trace"], 0, [
         r"^command line: \S+ trace=exits",
         r"^exit: #GP general protection +eip=" + HEX8 + " ring=kernel$",

@@ -165,8 +165,8 @@ def check_linux_compare(case):
 def check_gdb(case):
     """Follow the launcher's own instructions for attaching gdb."""
     env = dict(os.environ, RINGVISOR_NO_BUILD="1")
-    args = [LAUNCHER, "run", "--kernel", "build/guests/hello.elf", "--gdb",
-            "--timeout", str(case.timeout)]
+    args = [LAUNCHER, "run"] + case.args + [f"--gdb={case.port}",
+                                            "--timeout", str(case.timeout)]
     vmm = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     told = ""
@@ -180,15 +180,20 @@ def check_gdb(case):
     else:
         gdb_cmd = shlex.split(told.rstrip().splitlines()[-1])
         gdb_cmd[1:1] = ["-batch", "-nx"]
-        gdb_cmd += ["-ex", "info symbol $pc", "-ex", "delete", "-ex", "continue"]
+        gdb_cmd += ["-ex", "info symbol $pc", "-ex", "delete"]
+        if case.then_stop_in:   # a second breakpoint, in the guest
+            gdb_cmd += ["-ex", f"hbreak {case.then_stop_in}", "-ex", "continue",
+                        "-ex", "info symbol $pc", "-ex", "delete"]
+        gdb_cmd += ["-ex", "continue"]
         try:
             g = subprocess.run(gdb_cmd, capture_output=True, text=True,
                                timeout=case.timeout, cwd=ROOT)
             gdb_out = g.stdout + g.stderr
         except subprocess.TimeoutExpired:
             problems.append("gdb did not finish")
-        if not re.search(rf"^{case.stop_in} in section \.text", gdb_out, re.M):
-            problems.append(f"gdb did not stop in {case.stop_in}")
+        for where in filter(None, (case.stop_in, case.then_stop_in)):
+            if not re.search(rf"^{where} in section \.\S*text", gdb_out, re.M):
+                problems.append(f"gdb did not stop in {where}")
     try:
         out, err = vmm.communicate(timeout=case.timeout)
     except subprocess.TimeoutExpired:
