@@ -42,8 +42,11 @@ cp "$elf" "$dir/boot/ringvisor.elf"
 	echo "}"
 } > "$dir/boot/grub/grub.cfg"
 
-# grub-mkrescue talks a lot even when all is well; keep it for failures.
-if ! grub-mkrescue -o "$out" "$dir" >"$dir/log" 2>&1; then
-	cat "$dir/log" >&2
+# grub-mkrescue talks a lot even when all is well; keep it for failures
+# (outside the tree it archives, which must not change while it works).
+log=$(mktemp)
+trap 'rm -rf "$dir" "$log"' EXIT
+if ! grub-mkrescue -o "$out" "$dir" >"$log" 2>&1; then
+	cat "$log" >&2
 	exit 1
 fi
