@@ -3,6 +3,7 @@
 #   make          build the VMM image and the test guests
 #   make run      install what is missing, build, boot Linux under the VMM
 #   make linux    the guest Linux kernel and its Busybox initramfs
+#   make bench    benchmarks, natively and under the VMM (build/bench/)
 #   make test     install what is missing, build, run every test tier
 #   make iso      a bootable GRUB ISO of the VMM (build/ringvisor.iso)
 #
@@ -43,6 +44,7 @@ PURE_SRCS := lib/format.c core/palloc.c core/options.c core/guest_mem.c \
 VMM_SRCS := $(PURE_SRCS) lib/string.c \
 	core/main.c core/console.c core/memory.c core/guest.c core/deliver.c \
 	core/emulate.c core/ring.c core/ioport.c core/hypercall.c core/step.c core/mmu.c \
+	core/exitstats.c \
 	dev/uart16550.c dev/i8259.c \
 	arch/ia32/boot.S arch/ia32/vectors.S arch/ia32/cpu.c arch/ia32/paging.c \
 	arch/ia32/trap.c arch/ia32/panic.c arch/ia32/arch.c arch/ia32/guest.c
@@ -93,7 +95,8 @@ $(B)/unit/%: tests/unit/%.c $(HOST_PURE_OBJS)
 # The emulator and the rest of the core that calls into the arch run on the
 # host too, against a simulated machine (tests/unit/support/fake_vmm.c).
 EMU_SRCS := core/deliver.c core/emulate.c core/ring.c core/step.c core/mmu.c \
-	core/hypercall.c core/ioport.c dev/i8259.c tests/unit/support/fake_vmm.c
+	core/hypercall.c core/ioport.c core/exitstats.c dev/i8259.c \
+	tests/unit/support/fake_vmm.c
 HOST_EMU_OBJS := $(patsubst %,$(B)/host/%.o,$(EMU_SRCS))
 
 $(B)/unit/test_emulate: tests/unit/test_emulate.c $(HOST_PURE_OBJS) $(HOST_EMU_OBJS)
@@ -108,16 +111,20 @@ unit-bins: $(UNIT_BINS)
 # them from the shell, and the end-to-end tests boot with rv.run= them.
 LINUX_TESTS := $(B)/linux/protcheck:/tests/protcheck \
 	tests/linux/smoke.sh:/tests/smoke.sh
-LINUX_EXTRA_FILES := $(LINUX_TESTS)
+LINUX_BENCH := $(B)/linux/rvbench:/bench/rvbench \
+	bench/guest-run.sh:/bench/guest-run.sh bench/macro.sh:/bench/macro.sh
+LINUX_EXTRA_FILES := $(LINUX_TESTS) $(LINUX_BENCH)
 include linux/linux.mk
 
-# A static i386 program for the guest's user space (glibc from gcc-multilib).
+# Static i386 programs for the guest's user space (glibc from gcc-multilib).
 $(B)/linux/protcheck: tests/linux/protcheck.c
+$(B)/linux/rvbench: bench/rvbench.c
+$(B)/linux/protcheck $(B)/linux/rvbench:
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
 	$(Q)$(CC) -m32 -static -O2 -Wall -Wextra -Werror -o $@ $<
 
-linux-initramfs: $(B)/linux/protcheck
+linux-initramfs: $(B)/linux/protcheck $(B)/linux/rvbench
 
 # ---- the GRUB ISO ----
 iso: $(B)/ringvisor.iso
@@ -136,10 +143,14 @@ run: deps all linux
 test: deps all unit-bins linux
 	python3 tests/run.py
 
+# Benchmarks against native (never part of test): build/bench/.
+bench: deps all linux
+	python3 bench/run.py
+
 clean:
 	rm -rf $(B)
 
 # Keep intermediate objects (make would delete the host ones after a link).
 .SECONDARY:
-.PHONY: all guests unit-bins iso deps run test clean
+.PHONY: all guests unit-bins iso deps run test bench clean
 -include $(shell find $(B) -name '*.d' 2>/dev/null)

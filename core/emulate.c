@@ -7,6 +7,7 @@
 
 
 #include "core/arch.h"
+#include "core/exitstats.h"
 #include "core/guest.h"
 #include "core/mmu.h"
 #include "core/segments.h"
@@ -547,6 +548,39 @@ static enum emulation dispatch(struct vcpu *v, const struct insn *in,
 	return RAISE;
 }
 
+/* What an emulated instruction counts as in the exit statistics. */
+static enum exit_reason exit_reason_of(const struct insn *in)
+{
+	if (in->map == MAP_ONE_BYTE)
+		switch (in->opcode) {
+		case 0xfa: return XR_GP_CLI;
+		case 0xfb: return XR_GP_STI;
+		case 0xf4: return XR_GP_HLT;
+		case 0xcf: return XR_GP_IRET;
+		case 0xcc: case 0xcd: case 0xce: return XR_GP_INT;
+		case 0xea: case 0x9a: case 0xca: case 0xcb: case 0xff: return XR_GP_FAR;
+		case 0x8e: case 0x07: case 0x17: case 0x1f: case 0xc4: case 0xc5:
+			return XR_GP_SEGMENT;
+		case 0xe4: case 0xe5: case 0xe6: case 0xe7: case 0xec: case 0xed:
+		case 0xee: case 0xef: case 0x6c: case 0x6d: case 0x6e: case 0x6f:
+			return XR_GP_IO;
+		}
+	if (in->map == MAP_0F)
+		switch (in->opcode) {
+		case 0x00: return XR_GP_TABLES;
+		case 0x01:
+			if (in->reg == 7)
+				return XR_GP_INVLPG;
+			return in->reg == 4 || in->reg == 6 ? XR_GP_CR : XR_GP_TABLES;
+		case 0x06: case 0x20: case 0x21: case 0x22: case 0x23: return XR_GP_CR;
+		case 0x30: case 0x31: case 0x32: return XR_GP_MSR;
+		case 0x34: return XR_GP_SYSENTER;
+		case 0x35: return XR_GP_SYSEXIT;
+		case 0xa1: case 0xa9: case 0xb2: case 0xb4: case 0xb5: return XR_GP_SEGMENT;
+		}
+	return XR_GP_OTHER;
+}
+
 /* Instructions that leave EIP where they put it (or must not advance it). */
 static int sets_eip(const struct insn *in)
 {
@@ -579,6 +613,8 @@ enum emulation emulate_gp(struct vcpu *v, uint32_t error, struct event *raise)
 	uint32_t eip = tf->eip;
 	struct fetched f = { bytes + in.len, avail - in.len, eip + in.len, 0 };
 	enum emulation result = dispatch(v, &in, &f, raise);
+	if (result == EMULATED)
+		exitstats_refine(exit_reason_of(&in));
 	if (result == EMULATED && !sets_eip(&in))
 		tf->eip = eip + in.len + f.extra_len;
 	return result;

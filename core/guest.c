@@ -17,6 +17,7 @@
 #include "core/console.h"
 #include "core/deliver.h"
 #include "core/emulate.h"
+#include "core/exitstats.h"
 #include "core/memory.h"
 #include "core/mmu.h"
 #include "core/segments.h"
@@ -35,9 +36,6 @@ static struct vcpu vcpu;
 static struct trapframe boot_regs;
 static int trace_exits;
 
-/* Exits by vector: 0-31 exceptions, 32-255 hardware interrupts. */
-static uint32_t exits_by_vector[256];
-static uint32_t exits_total;
 
 static void init_vcpu(struct vcpu *v, const struct guest_entry *entry)
 {
@@ -148,11 +146,7 @@ static const char *ring_name(const struct vcpu *v)
 
 static void print_exit_statistics(void)
 {
-	kprintf("exits: %u\n", exits_total);
-	for (unsigned vec = 0; vec < 256; vec++)
-		if (exits_by_vector[vec])
-			kprintf("  %-28s %3u  %10u\n", vector_name(vec), vec,
-				exits_by_vector[vec]);
+	exitstats_print(0);
 }
 
 void guest_shutdown(struct vcpu *v, int status)
@@ -282,25 +276,30 @@ struct vcpu *guest_exit(struct trapframe *tf)
 	struct vcpu *v = &vcpu;
 	uint8_t vector = (uint8_t)tf->vector;
 
+	exitstats_begin(vector, arch_read_tsc());
 	v->regs = tf;
-	exits_total++;
-	exits_by_vector[vector]++;
 	if (trace_exits)
 		kprintf("exit: %-26s eip=%08x ring=%s\n", vector_name(vector),
 			tf->eip, ring_name(v));
 
 	uint32_t debug_status = vector == VEC_DB ? arch_take_debug_status() : 0;
-	if (!step_exit(v, vector, debug_status)) {
+	if (step_exit(v, vector, debug_status)) {
+		exitstats_refine(XR_DB_STEP);
+	} else {
 		/* A #DB for the guest: its handler reads why in DR6. */
 		if (vector == VEC_DB)
 			v->dr[6] = debug_status;
 		handle_exit(v, vector);
 	}
 
+	uint64_t idle = 0;
 	while (v->halted) {
+		uint64_t waiting = arch_read_tsc();
 		arch_wait_for_interrupt(v->pending_irqs);
+		idle += arch_read_tsc() - waiting;
 		deliver_pending(v);
 	}
 	deliver_pending(v);
+	exitstats_end(arch_read_tsc(), idle);
 	return v;
 }
