@@ -70,6 +70,8 @@ void ring_set_stack(struct vcpu *v, uint16_t sel, uint64_t raw);
 /* Re-read the guest's GDT (LDT) into the real one, after lgdt (lldt) or
  * when the guest may have changed it. */
 void ring_mirror_gdt(struct vcpu *v);
+/* Mirror again the entries on guest-physical [gpa, gpa + len), just written. */
+void ring_mirror_written(struct vcpu *v, uint32_t gpa, uint32_t len);
 void ring_mirror_ldt(struct vcpu *v);
 
 #endif

@@ -3,6 +3,7 @@
 #include "core/arch.h"
 #include "core/deliver.h"
 #include "core/emulate.h"
+#include "core/exitstats.h"
 #include "core/guest.h"
 #include "core/pagewalk.h"
 #include "core/segments.h"
@@ -44,9 +45,12 @@ static void protect_range(struct vcpu *v, uint32_t base, uint32_t limit)
 	for (uint32_t page = base & ~(PAGE - 1); ; page += PAGE) {
 		uint32_t gpa;
 		/* A table page the guest has not mapped yet cannot be written
-		 * through either; it is protected once the tables are reloaded. */
-		if (vmem_translate(v, page, 0, &gpa) == 0 && !is_protected(v, gpa) &&
-		    v->nprotected < MAX_PROTECTED_PAGES)
+		 * through either, until it maps it: then writes to it do not
+		 * trap, and the ring code re-reads the tables instead. */
+		if (vmem_translate(v, page, 0, &gpa) != 0 ||
+		    (!is_protected(v, gpa) && v->nprotected == MAX_PROTECTED_PAGES))
+			v->tables_unprotected = 1;
+		else if (!is_protected(v, gpa))
 			v->protected_pages[v->nprotected++] = gpa & ~(PAGE - 1);
 		if (page >= last)
 			break;
@@ -56,6 +60,7 @@ static void protect_range(struct vcpu *v, uint32_t base, uint32_t limit)
 void mmu_protect_tables(struct vcpu *v)
 {
 	v->nprotected = 0;
+	v->tables_unprotected = 0;
 	if (v->gdtr.limit)
 		protect_range(v, v->gdtr.base, v->gdtr.limit);
 	if (v->ldtr)
@@ -67,15 +72,24 @@ void mmu_protect_tables(struct vcpu *v)
 void mmu_protected_write_done(struct vcpu *v, uint32_t va)
 {
 	mmu_invalidate(v, va);		/* the next access maps it read-only again */
-	ring_mirror_gdt(v);
-	if (v->ldtr)
-		ring_mirror_ldt(v);
+	/* The write (at most 8 bytes; the #PF gave the address of its first
+	 * byte) can have changed only the descriptors around it. */
+	uint32_t gpa;
+	if (vmem_translate(v, va & ~(PAGE - 1), 0, &gpa)) {
+		ring_mirror_gdt(v);		/* unmapped meanwhile: all of them */
+		if (v->ldtr)
+			ring_mirror_ldt(v);
+		return;
+	}
+	gpa += va & (PAGE - 1);
+	ring_mirror_written(v, gpa, 8);
 }
 
 /* ---- page faults ---- */
 
 static void reflect(struct vcpu *v, uint32_t va, uint32_t error)
 {
+	exitstats_refine(XR_PF_GUEST);
 	struct event pf = emulate_fault(VEC_PF, error);
 	pf.address = va;
 	guest_deliver(v, pf);
@@ -91,6 +105,7 @@ static void reflect(struct vcpu *v, uint32_t va, uint32_t error)
 static int translate_unpaged(struct vcpu *v, uint32_t va, uint32_t *gpa)
 {
 	if (va >= GUEST_LINEAR_LIMIT) {
+		exitstats_refine(XR_PF_GUEST);
 		guest_deliver(v, emulate_fault(VEC_GP, 0));
 		return -1;
 	}
@@ -150,6 +165,8 @@ void mmu_page_fault(struct vcpu *v, uint32_t va, uint32_t error)
 	arch_guest_tlb_invalidate(va);
 	/* A write to a descriptor table: let this one instruction through,
 	 * then close the page and mirror the tables again. */
-	if (protected_write)
+	if (protected_write) {
+		exitstats_refine(XR_PF_PROTECTED);
 		step_protected_write(v, va);
+	}
 }

@@ -150,12 +150,16 @@ static void enter_user_mode(struct vcpu *v)
 	for (unsigned i = 0; i < 4; i++)
 		if (!data_selector_valid_at(v, (uint16_t)*data_regs[i], VPL_USER))
 			*data_regs[i] = 0;
-	/* The kernel may have rewritten GDT entries (Linux's TLS entries on
-	 * every context switch) without a trap: re-read them before user code
-	 * reloads a segment from them.  Likewise the LDT. */
-	ring_mirror_gdt(v);
-	if (v->ldtr)
-		ring_mirror_ldt(v);
+	/* Writes to the descriptor tables trap and are mirrored as they
+	 * happen (core/mmu.c), Linux's TLS entries on every context switch
+	 * among them.  Only if some table page could not be protected may
+	 * the kernel have changed entries unseen: re-read them then, before
+	 * user code reloads a segment from them. */
+	if (v->tables_unprotected) {
+		ring_mirror_gdt(v);
+		if (v->ldtr)
+			ring_mirror_ldt(v);
+	}
 	arch_guest_switch_ring(v);
 }
 
@@ -490,6 +494,60 @@ void ring_mirror_ldt(struct vcpu *v)
 			vmem_read_sys(v, v->ldt.base + i * 8, &raw, 8);
 		arch_guest_mirror_ldt(i, raw);
 	}
+}
+
+/*
+ * Whether the 8 bytes of the table entry at linear lie on guest-physical
+ * [gpa, gpa + len).  The guest may write its tables through another mapping
+ * than the one it loaded them by (Linux writes its GDT through the direct
+ * map and loads a read-only alias of it), so entries are matched by where
+ * they are in guest-physical memory.  page and page_gpa cache the last
+ * translation: a table spans few pages.
+ */
+static int entry_written(struct vcpu *v, uint32_t linear, uint32_t gpa, uint32_t len,
+			 uint32_t *page, uint32_t *page_gpa)
+{
+	for (uint32_t byte = linear; byte - linear < 8; byte += 1) {
+		if ((byte & ~0xfffu) != *page) {
+			*page = byte & ~0xfffu;
+			if (vmem_translate(v, *page, 0, page_gpa))
+				*page_gpa = 0xffffffffu;
+		}
+		if (*page_gpa == 0xffffffffu)
+			continue;
+		uint32_t at = *page_gpa + (byte & 0xfffu);
+		if (at - gpa < len)
+			return 1;
+	}
+	return 0;
+}
+
+/* Mirror again the GDT and LDT entries on guest-physical [gpa, gpa + len),
+ * which the guest has just written. */
+static void mirror_table_range(struct vcpu *v, uint32_t base, uint32_t limit,
+			       unsigned entries, int ldt, uint32_t gpa, uint32_t len)
+{
+	uint32_t page = 1, page_gpa = 0;	/* 1: no page cached yet */
+	for (unsigned i = 0; i < entries && i * 8 <= limit; i++) {
+		if (!entry_written(v, base + i * 8, gpa, len, &page, &page_gpa))
+			continue;
+		uint64_t raw = 0;
+		if (i * 8 + 7 <= limit)
+			vmem_read_sys(v, base + i * 8, &raw, 8);
+		if (ldt)
+			arch_guest_mirror_ldt(i, raw);
+		else
+			arch_guest_mirror_gdt(i, raw);
+	}
+}
+
+void ring_mirror_written(struct vcpu *v, uint32_t gpa, uint32_t len)
+{
+	if (v->gdtr.limit)
+		mirror_table_range(v, v->gdtr.base, v->gdtr.limit, 32, 0, gpa, len);
+	if (v->ldtr)
+		mirror_table_range(v, v->ldt.base, v->ldt.limit,
+				   arch_guest_ldt_entries(), 1, gpa, len);
 }
 
 void ring_mirror_gdt(struct vcpu *v)

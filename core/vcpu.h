@@ -58,6 +58,10 @@ struct vcpu {
 	 * holding the GDT and LDT (core/mmu.c). */
 	uint32_t protected_pages[MAX_PROTECTED_PAGES];
 	unsigned nprotected;
+	/* Some page of the GDT or LDT could not be protected (not mapped when
+	 * the tables were loaded, or too many pages): writes to it do not
+	 * trap, so the mirrors are refreshed on every entry to user mode. */
+	int tables_unprotected;
 	/* Hardware interrupts taken while the guest could not receive them
 	 * (IF=0, or the VMM waiting in hlt): one bit per vector. */
 	uint32_t pending_irqs[256 / 32];
