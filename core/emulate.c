@@ -284,10 +284,11 @@ static enum emulation emulate_mov_cr(struct vcpu *v, const struct insn *in,
 		v->cr2 = value;
 		return EMULATED;
 	case 3:
-		/* A CR3 write flushes the TLB; the shadows behave as one. */
+		/* A CR3 write flushes the TLB but for its global entries; the
+		 * shadows behave as one. */
 		v->cr3 = value;
 		if (vmem_paging_on(v))
-			mmu_protect_tables(v);
+			mmu_load_cr3(v);
 		return EMULATED;
 	case 4:
 		if (value & ~CR4_VIRTUALIZED) {

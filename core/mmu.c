@@ -9,6 +9,7 @@
 #include "core/segments.h"
 #include "core/step.h"
 #include "core/vmem.h"
+#include "lib/string.h"
 
 #define PAGE 4096u
 
@@ -57,7 +58,7 @@ static void protect_range(struct vcpu *v, uint32_t base, uint32_t limit)
 	}
 }
 
-void mmu_protect_tables(struct vcpu *v)
+static void find_table_pages(struct vcpu *v)
 {
 	v->nprotected = 0;
 	v->tables_unprotected = 0;
@@ -65,8 +66,30 @@ void mmu_protect_tables(struct vcpu *v)
 		protect_range(v, v->gdtr.base, v->gdtr.limit);
 	if (v->ldtr)
 		protect_range(v, v->ldt.base, v->ldt.limit);
+}
+
+void mmu_protect_tables(struct vcpu *v)
+{
+	find_table_pages(v);
 	/* Shadow entries made before may map those pages writable. */
 	mmu_flush(v);
+}
+
+void mmu_load_cr3(struct vcpu *v)
+{
+	uint32_t before[MAX_PROTECTED_PAGES];
+	unsigned nbefore = v->nprotected;
+	memcpy(before, v->protected_pages, sizeof(before));
+	find_table_pages(v);
+	/* Global entries survive a CR3 load, unless the descriptor-table
+	 * pages moved: one kept may then map a table page writable. */
+	if (nbefore == v->nprotected &&
+	    memcmp(before, v->protected_pages, nbefore * sizeof(*before)) == 0) {
+		shadow_flush_nonglobal(&v->shadow);
+		arch_guest_tlb_flush(v);
+	} else {
+		mmu_flush(v);
+	}
 }
 
 void mmu_protected_write_done(struct vcpu *v, uint32_t va)
@@ -121,7 +144,7 @@ void mmu_page_fault(struct vcpu *v, uint32_t va, uint32_t error)
 	unsigned access = ((error & PF_WRITE) ? ACCESS_WRITE : 0) |
 			  (v->vpl == VPL_USER ? ACCESS_USER : 0);
 	uint32_t gpa;
-	int writable = 1, large = 0;
+	int writable = 1, large = 0, global = 0;
 
 	if (!vmem_paging_on(v)) {
 		if (translate_unpaged(v, va, &gpa))
@@ -150,6 +173,7 @@ void mmu_page_fault(struct vcpu *v, uint32_t va, uint32_t error)
 		 * first write faults here and sets D (SDM Vol. 3A §4.8). */
 		writable = w.writable && w.dirty;
 		large = w.page_size > PAGE;
+		global = w.global;
 	}
 
 	/* Case 2: the guest allows it; the shadow catches up. */
@@ -160,7 +184,7 @@ void mmu_page_fault(struct vcpu *v, uint32_t va, uint32_t error)
 		if (!protected_write)
 			writable = 0;
 	}
-	if (shadow_map(&v->shadow, vcpu_shadow(v), va, host, writable, large))
+	if (shadow_map(&v->shadow, vcpu_shadow(v), va, host, writable, large, global))
 		guest_die(v, "out of memory for shadow page tables");
 	arch_guest_tlb_invalidate(va);
 	/* A write to a descriptor table: let this one instruction through,

@@ -18,8 +18,13 @@
  */
 void mmu_page_fault(struct vcpu *v, uint32_t va, uint32_t error);
 
-/* Drop every shadow translation (CR3 write, change of paging mode). */
+/* Drop every shadow translation (change of paging mode, CR4.PGE). */
 void mmu_flush(struct vcpu *v);
+
+/* The guest loaded CR3: a new address space.  Drop every shadow
+ * translation but the global ones, as the TLB does, and find the
+ * descriptor-table pages in it. */
+void mmu_load_cr3(struct vcpu *v);
 
 /* Drop the translation of va (invlpg). */
 void mmu_invalidate(struct vcpu *v, uint32_t va);

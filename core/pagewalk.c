@@ -6,6 +6,7 @@
 #define PTE_A   0x020u
 #define PTE_D   0x040u
 #define PTE_PS  0x080u
+#define PTE_G   0x100u
 #define FRAME   0xfffff000u
 #define LARGE_FRAME 0xffc00000u
 
@@ -74,6 +75,7 @@ enum walk_result guest_walk(const struct guest_mem *gm, const struct paging_mode
 		out->dirty = (pde & PTE_D) || (set_ad && (access & ACCESS_WRITE));
 		out->writable = allowed(pde, access | ACCESS_WRITE, mode->wp);
 		out->user = (pde & PTE_U) != 0;
+		out->global = mode->pge && (pde & PTE_G);
 		return WALK_OK;
 	}
 
@@ -98,5 +100,6 @@ enum walk_result guest_walk(const struct guest_mem *gm, const struct paging_mode
 	out->dirty = (pte & PTE_D) || (set_ad && (access & ACCESS_WRITE));
 	out->writable = allowed(combined, access | ACCESS_WRITE, mode->wp);
 	out->user = (combined & PTE_U) != 0;
+	out->global = mode->pge && (pte & PTE_G);
 	return WALK_OK;
 }

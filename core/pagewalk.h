@@ -26,6 +26,7 @@ struct paging_mode {
 	uint32_t cr3;
 	int pse;	/* CR4.PSE: 4 MiB pages */
 	int wp;		/* CR0.WP: supervisor writes honour read-only pages */
+	int pge;	/* CR4.PGE: G marks translations kept across CR3 loads */
 };
 
 struct walk {
@@ -34,6 +35,7 @@ struct walk {
 	int writable;		/* writable at the privilege of the access */
 	int user;		/* U/S=1 at both levels */
 	int dirty;		/* the final entry's D, after the walk */
+	int global;		/* the final entry's G, with CR4.PGE set */
 	uint32_t error;		/* WALK_FAULT: the #PF error code */
 };
 

@@ -4,6 +4,22 @@
 #define PTE_W  0x002u
 #define PTE_U  0x004u
 #define FRAME  0xfffff000u
+/* An available bit of the shadow PTE (the CPU ignores it): the guest's
+ * entry was global. */
+#define PTE_SHADOW_GLOBAL 0x200u
+
+static int slot_marked(const uint32_t *bits, unsigned slot)
+{
+	return (bits[slot / 32] >> (slot % 32)) & 1;
+}
+
+static void mark_slot(uint32_t *bits, unsigned slot, int on)
+{
+	if (on)
+		bits[slot / 32] |= 1u << (slot % 32);
+	else
+		bits[slot / 32] &= ~(1u << (slot % 32));
+}
 
 static uint32_t *directory(const struct shadow *s, unsigned which)
 {
@@ -14,7 +30,7 @@ int shadow_init(struct shadow *s, const struct shadow_ops *ops)
 {
 	s->ops = ops;
 	for (unsigned i = 0; i < sizeof(s->large) / sizeof(*s->large); i++)
-		s->large[i] = 0;
+		s->large[i] = s->global[0][i] = s->global[1][i] = 0;
 	for (unsigned which = 0; which < 2; which++) {
 		s->pd[which] = ops->alloc_table();
 		if (!s->pd[which])
@@ -25,7 +41,7 @@ int shadow_init(struct shadow *s, const struct shadow_ops *ops)
 }
 
 int shadow_map(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
-	       int writable, int from_large)
+	       int writable, int from_large, int global)
 {
 	unsigned slot = va >> 22;
 	if (slot >= SHADOW_GUEST_PDES)
@@ -39,9 +55,12 @@ int shadow_map(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
 		pd[slot] = pt | PTE_P | PTE_W | PTE_U;
 	}
 	if (from_large)
-		s->large[slot / 32] |= 1u << (slot % 32);
+		mark_slot(s->large, slot, 1);
+	if (global)
+		mark_slot(s->global[which], slot, 1);
 	uint32_t *pt = s->ops->table(pd[slot] & FRAME);
-	pt[(va >> 12) & 1023] = (host_pa & FRAME) | PTE_P | PTE_U | (writable ? PTE_W : 0);
+	pt[(va >> 12) & 1023] = (host_pa & FRAME) | PTE_P | PTE_U |
+				(writable ? PTE_W : 0) | (global ? PTE_SHADOW_GLOBAL : 0);
 	return 0;
 }
 
@@ -52,6 +71,7 @@ static void drop_table(struct shadow *s, unsigned which, unsigned slot)
 		s->ops->free_table(pd[slot] & FRAME);
 		pd[slot] = 0;
 	}
+	mark_slot(s->global[which], slot, 0);
 }
 
 int shadow_invalidate(struct shadow *s, uint32_t va)
@@ -59,11 +79,11 @@ int shadow_invalidate(struct shadow *s, uint32_t va)
 	unsigned slot = va >> 22;
 	if (slot >= SHADOW_GUEST_PDES)
 		return 0;
-	if (s->large[slot / 32] & (1u << (slot % 32))) {
+	if (slot_marked(s->large, slot)) {
 		/* invlpg drops the whole 4 MiB translation: every piece. */
 		drop_table(s, SHADOW_KERNEL, slot);
 		drop_table(s, SHADOW_USER, slot);
-		s->large[slot / 32] &= ~(1u << (slot % 32));
+		mark_slot(s->large, slot, 0);
 		return 1;
 	}
 	for (unsigned which = 0; which < 2; which++) {
@@ -81,7 +101,27 @@ void shadow_flush(struct shadow *s)
 		drop_table(s, SHADOW_USER, slot);
 	}
 	for (unsigned i = 0; i < sizeof(s->large) / sizeof(*s->large); i++)
-		s->large[i] = 0;
+		s->large[i] = 0;		/* drop_table cleared global */
+}
+
+void shadow_flush_nonglobal(struct shadow *s)
+{
+	for (unsigned which = 0; which < 2; which++) {
+		for (unsigned slot = 0; slot < SHADOW_GUEST_PDES; slot++) {
+			if (!slot_marked(s->global[which], slot)) {
+				drop_table(s, which, slot);
+				continue;
+			}
+			/* A table with global entries keeps just those. */
+			uint32_t *pt = s->ops->table(directory(s, which)[slot] & FRAME);
+			for (unsigned i = 0; i < 1024; i++)
+				if (!(pt[i] & PTE_SHADOW_GLOBAL))
+					pt[i] = 0;
+		}
+	}
+	/* A slot stays "large" only while the pieces it holds survive. */
+	for (unsigned i = 0; i < sizeof(s->large) / sizeof(*s->large); i++)
+		s->large[i] &= s->global[0][i] | s->global[1][i];
 }
 
 uint32_t shadow_lookup(const struct shadow *s, unsigned which, uint32_t va)

@@ -50,6 +50,9 @@ struct shadow {
 	/* PDE slots whose shadow page table holds pieces of a 4 MiB guest
 	 * page: invlpg of any address in it must drop them all. */
 	uint32_t large[SHADOW_GUEST_PDES / 32 + 1];
+	/* Per directory, PDE slots whose page table holds a global entry:
+	 * a CR3 load keeps those (shadow_flush_nonglobal). */
+	uint32_t global[2][SHADOW_GUEST_PDES / 32 + 1];
 };
 
 /* Allocate the two page directories.  -1 if out of memory. */
@@ -58,10 +61,11 @@ int shadow_init(struct shadow *s, const struct shadow_ops *ops);
 /*
  * Map the 4 KiB page holding va to host frame host_pa in table which,
  * writable or read-only.  from_large says the guest maps va with a 4 MiB
- * page.  -1 if out of memory for a page table.
+ * page; global that its entry is global (G with CR4.PGE).  -1 if out of
+ * memory for a page table.
  */
 int shadow_map(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
-	       int writable, int from_large);
+	       int writable, int from_large, int global);
 
 /* Drop the translation of va from both tables (invlpg).  Returns 1 when
  * that took a whole 4 MiB page's pieces (the caller must then forget more
@@ -72,6 +76,13 @@ int shadow_invalidate(struct shadow *s, uint32_t va);
 void shadow_flush(struct shadow *s);
 
 /* The entry the CPU would use for va in table which (0 if none). */
+/*
+ * What a CR3 load does to a TLB (SDM Vol. 3A §4.10.4.1): drop every entry
+ * but the global ones, which the guest promises are the same in every
+ * address space and drops itself with invlpg or a CR4.PGE toggle.
+ */
+void shadow_flush_nonglobal(struct shadow *s);
+
 uint32_t shadow_lookup(const struct shadow *s, unsigned which, uint32_t va);
 
 #endif

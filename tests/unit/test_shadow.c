@@ -80,26 +80,26 @@ static void test_directories_carry_vmm_space(void **state)
 static void test_map_in_one_table_only(void **state)
 {
 	(void)state;
-	assert_int_equal(shadow_map(&s, SHADOW_KERNEL, 0xc0001000, 0x5000000, 1, 0), 0);
+	assert_int_equal(shadow_map(&s, SHADOW_KERNEL, 0xc0001000, 0x5000000, 1, 0, 0), 0);
 	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xc0001000), 0x5000000 | P | W | U);
 	assert_int_equal(shadow_lookup(&s, SHADOW_USER, 0xc0001000), 0);
-	assert_int_equal(shadow_map(&s, SHADOW_USER, 0x08048000, 0x6000000, 0, 0), 0);
+	assert_int_equal(shadow_map(&s, SHADOW_USER, 0x08048000, 0x6000000, 0, 0, 0), 0);
 	assert_int_equal(shadow_lookup(&s, SHADOW_USER, 0x08048000), 0x6000000 | P | U);
 }
 
 static void test_vmm_space_refused(void **state)
 {
 	(void)state;
-	assert_int_equal(shadow_map(&s, SHADOW_KERNEL, 0xfc000000, 0x5000000, 1, 0), -1);
+	assert_int_equal(shadow_map(&s, SHADOW_KERNEL, 0xfc000000, 0x5000000, 1, 0, 0), -1);
 	assert_int_equal(table(s.pd[SHADOW_KERNEL])[1008], VMM_PDE);
 }
 
 static void test_invalidate_drops_both(void **state)
 {
 	(void)state;
-	shadow_map(&s, SHADOW_KERNEL, 0x1000, 0x5000000, 1, 0);
-	shadow_map(&s, SHADOW_USER, 0x1000, 0x5000000, 1, 0);
-	shadow_map(&s, SHADOW_KERNEL, 0x2000, 0x5001000, 1, 0);
+	shadow_map(&s, SHADOW_KERNEL, 0x1000, 0x5000000, 1, 0, 0);
+	shadow_map(&s, SHADOW_USER, 0x1000, 0x5000000, 1, 0, 0);
+	shadow_map(&s, SHADOW_KERNEL, 0x2000, 0x5001000, 1, 0, 0);
 	assert_int_equal(shadow_invalidate(&s, 0x1000), 0);
 	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0x1000), 0);
 	assert_int_equal(shadow_lookup(&s, SHADOW_USER, 0x1000), 0);
@@ -109,8 +109,8 @@ static void test_invalidate_drops_both(void **state)
 static void test_invalidate_large_drops_every_piece(void **state)
 {
 	(void)state;
-	shadow_map(&s, SHADOW_KERNEL, 0x800000, 0x5000000, 1, 1);
-	shadow_map(&s, SHADOW_KERNEL, 0xbff000, 0x53ff000, 1, 1);
+	shadow_map(&s, SHADOW_KERNEL, 0x800000, 0x5000000, 1, 1, 0);
+	shadow_map(&s, SHADOW_KERNEL, 0xbff000, 0x53ff000, 1, 1, 0);
 	assert_int_equal(shadow_invalidate(&s, 0x900000), 1);	/* elsewhere in the 4 MiB */
 	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0x800000), 0);
 	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xbff000), 0);
@@ -121,7 +121,7 @@ static void test_flush_frees_every_table(void **state)
 	(void)state;
 	int before = in_use;		/* the two directories */
 	for (uint32_t va = 0; va < 0x10000000; va += 0x400000)
-		shadow_map(&s, va & 0x400000 ? SHADOW_USER : SHADOW_KERNEL, va, 0x5000000, 1, 0);
+		shadow_map(&s, va & 0x400000 ? SHADOW_USER : SHADOW_KERNEL, va, 0x5000000, 1, 0, 0);
 	assert_true(in_use > before);
 	shadow_flush(&s);
 	assert_int_equal(in_use, before);
@@ -129,12 +129,41 @@ static void test_flush_frees_every_table(void **state)
 	assert_int_equal(table(s.pd[SHADOW_USER])[1008], VMM_PDE);
 }
 
+static void test_cr3_load_keeps_only_global_entries(void **state)
+{
+	(void)state;
+	int before = in_use;
+	shadow_map(&s, SHADOW_KERNEL, 0xc0001000, 0x5001000, 1, 0, 1);	/* global */
+	shadow_map(&s, SHADOW_KERNEL, 0xc0002000, 0x5002000, 1, 0, 0);	/* same table, not */
+	shadow_map(&s, SHADOW_KERNEL, 0x08048000, 0x5003000, 1, 0, 0);	/* a user page */
+	shadow_map(&s, SHADOW_USER, 0x08048000, 0x5003000, 1, 0, 0);
+	shadow_map(&s, SHADOW_KERNEL, 0xc0800000, 0x5400000, 1, 1, 1);	/* a global 4 MiB piece */
+	shadow_flush_nonglobal(&s);
+	assert_int_not_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xc0001000), 0);
+	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xc0002000), 0);
+	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0x08048000), 0);
+	assert_int_equal(shadow_lookup(&s, SHADOW_USER, 0x08048000), 0);
+	assert_int_not_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xc0800000), 0);
+	assert_int_equal(in_use, before + 2);	/* the two tables with global entries */
+	/* The kept 4 MiB piece is still dropped whole by invlpg. */
+	assert_int_equal(shadow_invalidate(&s, 0xc0900000), 1);
+	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xc0800000), 0);
+	/* A full flush (CR4.PGE toggled) drops the global ones too. */
+	shadow_flush(&s);
+	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xc0001000), 0);
+	assert_int_equal(in_use, before);
+	/* And a later CR3 load does not think the slot still global. */
+	shadow_map(&s, SHADOW_KERNEL, 0xc0003000, 0x5001000, 1, 0, 0);
+	shadow_flush_nonglobal(&s);
+	assert_int_equal(in_use, before);
+}
+
 static void test_out_of_tables(void **state)
 {
 	(void)state;
 	int failed = 0;
 	for (uint32_t va = 0; va < 0xf0000000 && !failed; va += 0x400000)
-		failed = shadow_map(&s, SHADOW_KERNEL, va, 0x5000000, 1, 0) != 0;
+		failed = shadow_map(&s, SHADOW_KERNEL, va, 0x5000000, 1, 0, 0) != 0;
 	assert_true(failed);		/* reported, not a crash */
 	shadow_flush(&s);
 	assert_int_equal(in_use, 2);
@@ -148,6 +177,7 @@ int main(void)
 		cmocka_unit_test_setup(test_vmm_space_refused, setup),
 		cmocka_unit_test_setup(test_invalidate_drops_both, setup),
 		cmocka_unit_test_setup(test_invalidate_large_drops_every_piece, setup),
+		cmocka_unit_test_setup(test_cr3_load_keeps_only_global_entries, setup),
 		cmocka_unit_test_setup(test_flush_frees_every_table, setup),
 		cmocka_unit_test_setup(test_out_of_tables, setup),
 	};
