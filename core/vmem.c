@@ -3,9 +3,13 @@
 
 #include "core/pagewalk.h"
 #include "core/segments.h"
+#include "core/shadow.h"
 #include "core/x86_bits.h"
 
 #define PAGE    4096u
+#define PAGE_FRAME    0xfffff000u
+#define PTE_PRESENT   0x001u
+#define PTE_WRITABLE  0x002u
 
 int vmem_paging_on(const struct vcpu *v)
 {
@@ -28,6 +32,29 @@ static void record_fault(struct vcpu *v, int is_pf, uint32_t address,
 	v->fault_bad_table = bad_table;
 }
 
+/*
+ * The shadows are the guest's TLB: a translation one holds is one the CPU
+ * could use for this access without walking the tables (and its A, and D
+ * for a writable entry, are already set).  So the VMM's own accesses take
+ * it from there when it is, and walk when it is not.  Kernel-mode accesses
+ * use the kernel shadow, user-mode ones the user shadow.
+ */
+static int cached_translation(const struct vcpu *v, uint32_t linear, unsigned access,
+			      uint32_t *gpa)
+{
+	if (linear >> 22 >= SHADOW_GUEST_PDES)
+		return -1;
+	unsigned which = (access & ACCESS_USER) ? SHADOW_USER : SHADOW_KERNEL;
+	uint32_t pte = shadow_lookup(&v->shadow, which, linear);
+	if (!(pte & PTE_PRESENT) || ((access & ACCESS_WRITE) && !(pte & PTE_WRITABLE)))
+		return -1;
+	uint32_t host = (pte & PAGE_FRAME) + (linear & (PAGE - 1));
+	if (host - v->mem.host_base >= v->mem.size)
+		return -1;
+	*gpa = host - v->mem.host_base;
+	return 0;
+}
+
 /* One page's worth: the guest-physical address of linear, or a fault. */
 static int translate(struct vcpu *v, uint32_t linear, unsigned access, int set_ad,
 		     uint32_t *gpa)
@@ -36,6 +63,8 @@ static int translate(struct vcpu *v, uint32_t linear, unsigned access, int set_a
 		*gpa = linear;
 		return 0;
 	}
+	if (set_ad && cached_translation(v, linear, access, gpa) == 0)
+		return 0;
 	struct paging_mode mode = vmem_paging_mode(v);
 	struct walk w;
 	switch (guest_walk(&v->mem, &mode, linear, access, set_ad, &w)) {
