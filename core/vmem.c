@@ -55,6 +55,25 @@ static int cached_translation(const struct vcpu *v, uint32_t linear, unsigned ac
 	return 0;
 }
 
+/*
+ * A walk for a real access is what fills a TLB: put its translation in the
+ * shadow of the access's privilege, read-only (a write through it faults
+ * and the MMU decides), so the next access by the VMM or the guest finds
+ * it.  The implicit accesses to the guest's GDT, which the CPU itself
+ * never makes (it uses the VMM's mirror), are the ones that gain most.
+ * Being a cache, a failure to remember (out of tables) is no error.
+ */
+static void remember_translation(struct vcpu *v, uint32_t linear, unsigned access,
+				 const struct walk *w)
+{
+	uint32_t page = w->gpa & PAGE_FRAME;
+	if (!gmem_contains(&v->mem, page, PAGE))
+		return;
+	unsigned which = (access & ACCESS_USER) ? SHADOW_USER : SHADOW_KERNEL;
+	shadow_map(&v->shadow, which, linear, v->mem.host_base + page, 0,
+		   w->page_size > PAGE, w->global);
+}
+
 /* One page's worth: the guest-physical address of linear, or a fault. */
 static int translate(struct vcpu *v, uint32_t linear, unsigned access, int set_ad,
 		     uint32_t *gpa)
@@ -70,6 +89,8 @@ static int translate(struct vcpu *v, uint32_t linear, unsigned access, int set_a
 	switch (guest_walk(&v->mem, &mode, linear, access, set_ad, &w)) {
 	case WALK_OK:
 		*gpa = w.gpa;
+		if (set_ad)
+			remember_translation(v, linear, access, &w);
 		return 0;
 	case WALK_FAULT:
 		record_fault(v, 1, linear, w.error, 0);
