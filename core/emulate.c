@@ -163,24 +163,41 @@ static enum emulation emulate_hlt(struct vcpu *v)
 	return EMULATED;
 }
 
+/* The bytes after the instruction, for sti's look at what follows. */
+struct fetched {
+	const uint8_t *next;
+	unsigned avail;
+	uint32_t next_eip;
+	uint32_t extra_len;	/* a following instruction emulated with it */
+	int eip_set;		/* ... which put EIP where it belongs */
+};
+
 /*
  * sti enables interrupts only after the next instruction (SDM Vol. 2, STI),
  * so that "sti; hlt" cannot take the interrupt before the hlt and then
- * sleep through it.  "sti; hlt" is emulated as one step (the common case:
- * Linux's idle loop); after any other sti the VMM single-steps the next
- * instruction and holds back interrupts until it has run (core/step.c).
+ * sleep through it.  Two pairs are emulated as one step: "sti; hlt" (Linux's
+ * idle loop) and "sti; sysexit" (its return from a system call), the
+ * interrupt coming after the pair as it would; after any other sti the VMM
+ * single-steps the next instruction and holds back interrupts until it has
+ * run (core/step.c).
  */
-static enum emulation emulate_sti(struct vcpu *v, const uint8_t *next, unsigned avail,
-				  uint32_t next_eip, uint32_t *extra_len)
+static enum emulation emulate_sti(struct vcpu *v, struct fetched *f,
+				  struct event *raise)
 {
 	if (v->vif)
 		return EMULATED;	/* no shadow when IF was already set */
 	v->vif = 1;
-	if (avail >= 1 && next[0] == 0xf4) {	/* hlt */
-		*extra_len = 1;
+	if (f->avail >= 1 && f->next[0] == 0xf4) {	/* hlt */
+		f->extra_len = 1;
 		return emulate_hlt(v);
 	}
-	step_sti_shadow(v, next_eip);
+	/* sysexit, when it will not fault: a fault must name its own EIP. */
+	if (f->avail >= 2 && f->next[0] == 0x0f && f->next[1] == 0x35 &&
+	    v->vpl == VPL_KERNEL && (v->sysenter_cs & 0xfffc) != 0) {
+		f->eip_set = 1;
+		return ring_sysexit(v, raise);
+	}
+	step_sti_shadow(v, f->next_eip);
 	return EMULATED;
 }
 
@@ -487,22 +504,13 @@ static int allowed_in_user_mode(const struct vcpu *v, const struct insn *in)
 	return 0;
 }
 
-/* The bytes after the instruction, for sti's look at what follows. */
-struct fetched {
-	const uint8_t *next;
-	unsigned avail;
-	uint32_t next_eip;
-	uint32_t extra_len;	/* a following instruction emulated with it */
-};
-
 static enum emulation dispatch(struct vcpu *v, const struct insn *in,
 			       struct fetched *f, struct event *raise)
 {
 	if (in->map == MAP_ONE_BYTE) {
 		switch (in->opcode) {
 		case 0xfa: return emulate_cli(v);
-		case 0xfb: return emulate_sti(v, f->next, f->avail, f->next_eip,
-					      &f->extra_len);
+		case 0xfb: return emulate_sti(v, f, raise);
 		case 0xf4: return emulate_hlt(v);
 		case 0xe4: case 0xe5: case 0xe6: case 0xe7:
 		case 0xec: case 0xed: case 0xee: case 0xef:
@@ -612,11 +620,11 @@ enum emulation emulate_gp(struct vcpu *v, uint32_t error, struct event *raise)
 		return RAISE;
 
 	uint32_t eip = tf->eip;
-	struct fetched f = { bytes + in.len, avail - in.len, eip + in.len, 0 };
+	struct fetched f = { bytes + in.len, avail - in.len, eip + in.len, 0, 0 };
 	enum emulation result = dispatch(v, &in, &f, raise);
 	if (result == EMULATED)
 		exitstats_refine(exit_reason_of(&in));
-	if (result == EMULATED && !sets_eip(&in))
+	if (result == EMULATED && !sets_eip(&in) && !f.eip_set)
 		tf->eip = eip + in.len + f.extra_len;
 	return result;
 }

@@ -77,6 +77,34 @@ static void test_sti_hlt_is_one_step(void **state)
 	assert_int_equal(fake_vcpu.step_reasons, 0);
 }
 
+static void test_sti_sysexit_is_one_step(void **state)
+{
+	(void)state;
+	struct event e;
+	fake_vcpu.sysenter_cs = 0x60;		/* user CS 0x73, SS 0x7b */
+	fake_regs.edx = 0x08048000;		/* user EIP */
+	fake_regs.ecx = 0xbffff000;		/* user ESP */
+	CODE(0xfb, 0x0f, 0x35);				/* sti; sysexit */
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_true(fake_vcpu.vif);
+	assert_int_equal(fake_vcpu.vpl, VPL_USER);
+	assert_int_equal(fake_regs.eip, 0x08048000);
+	assert_int_equal(fake_regs.esp, 0xbffff000);
+	assert_int_equal(fake_vcpu.step_reasons, 0);
+}
+
+static void test_sti_before_a_faulting_sysexit_steps(void **state)
+{
+	(void)state;
+	struct event e;
+	fake_vcpu.sysenter_cs = 0;		/* sysexit will #GP at its own EIP */
+	CODE(0xfb, 0x0f, 0x35);
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_true(fake_vcpu.vif);
+	assert_int_equal(fake_regs.eip, FAKE_CODE + 1);
+	assert_int_not_equal(fake_vcpu.step_reasons, 0);
+}
+
 static void test_hlt_with_interrupts_off_powers_off(void **state)
 {
 	(void)state;
@@ -395,6 +423,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_cli_sti, setup),
 		cmocka_unit_test_setup(test_sti_hlt_is_one_step, setup),
+		cmocka_unit_test_setup(test_sti_sysexit_is_one_step, setup),
+		cmocka_unit_test_setup(test_sti_before_a_faulting_sysexit_steps, setup),
 		cmocka_unit_test_setup(test_hlt_with_interrupts_off_powers_off, setup),
 		cmocka_unit_test_setup(test_mov_cr_round_trip, setup),
 		cmocka_unit_test_setup(test_paging_on_flushes_shadows, setup),
