@@ -32,6 +32,8 @@ struct vcpu;
 /* Reach host-physical pa: a pointer, and in *len the bytes reachable
  * through it.  Valid until the next call (struct guest_mem's map). */
 uint8_t *arch_window(uint32_t pa, uint32_t *len);
+/* The VMM's code and read-only data, as mapped (read-only) in the VMM. */
+void arch_readonly_image(const uint8_t **start, uint32_t *len);
 
 /* Set up the guest's first address space, ports and boot segments. */
 int arch_guest_init(struct vcpu *v);

@@ -15,6 +15,7 @@
 
 #include "core/arch.h"
 #include "core/console.h"
+#include "core/canary.h"
 #include "core/deliver.h"
 #include "core/emulate.h"
 #include "core/exitstats.h"
@@ -33,6 +34,7 @@
 
 
 static struct vcpu vcpu;
+static struct canary canary;
 static struct trapframe boot_regs;
 static int trace_exits;
 
@@ -51,6 +53,34 @@ static void init_vcpu(struct vcpu *v, const struct guest_entry *entry)
 	v->ss = BOOT_DS;
 	v->cr0 = CR0_PE | CR0_ET;
 	emulate_reset_debug_registers(v);
+}
+
+/* The integrity check (core/canary.h): a guard frame each side of guest
+ * RAM where one is free, and the checksum of the VMM's read-only image. */
+static void start_canary(uint32_t host_base, uint32_t bytes)
+{
+	const uint8_t *image;
+	uint32_t len;
+	arch_readonly_image(&image, &len);
+	uint32_t below = host_base - 4096, above = host_base + bytes;
+	canary.map = arch_window;
+	canary_init(&canary, image, len, memory_claim_frame(below) ? 0 : below,
+		    memory_claim_frame(above) ? 0 : above);
+}
+
+/* However the guest ended: was the VMM's memory left alone? */
+static void check_canary(void)
+{
+	if (!canary.map)
+		return;			/* the guest never started */
+	const char *what = canary_check(&canary);
+	if (what) {
+		kprintf("*** VMM integrity check FAILED: %s\n", what);
+		arch_exit(EXIT_PANIC);
+	}
+	kprintf("ringvisor: VMM integrity check passed (read-only image and %u "
+		"guard frames around guest RAM unchanged)\n",
+		(canary.guard[0] != 0) + (canary.guard[1] != 0));
 }
 
 /* The words after the first (the file name) of a module's string. */
@@ -125,6 +155,7 @@ void guest_boot(const struct boot_info *bi, const struct vmm_options *opt,
 	v->mem = (struct guest_mem){ bytes, host_base, arch_window };
 	/* Fresh RAM: nothing of the VMM's or the bootloader's may show. */
 	gmem_fill(&v->mem, 0, 0, bytes);
+	start_canary(host_base, bytes);
 
 	struct guest_entry entry;
 	if (load_guest(v, bi, &entry, err, errlen))
@@ -147,6 +178,7 @@ static const char *ring_name(const struct vcpu *v)
 static void print_exit_statistics(void)
 {
 	exitstats_print(0);
+	check_canary();
 }
 
 void guest_shutdown(struct vcpu *v, int status)

@@ -67,3 +67,12 @@ uint32_t memory_alloc_guest_ram(uint32_t bytes)
 		return 0;
 	return first << PAGE_SHIFT;
 }
+
+int memory_claim_frame(uint32_t pa)
+{
+	uint32_t frame = pa >> PAGE_SHIFT;
+	if (frame >= frames.nframes || palloc_in_use(&frames, frame))
+		return -1;
+	palloc_reserve(&frames, pa & ~(PAGE_SIZE - 1), PAGE_SIZE);
+	return 0;
+}

@@ -19,4 +19,7 @@ void memory_free_table(uint32_t pa);
  * base, or 0 when that much is not free. */
 uint32_t memory_alloc_guest_ram(uint32_t bytes);
 
+/* Take the frame at host-physical pa if it is free: 0, or -1 if not. */
+int memory_claim_frame(uint32_t pa);
+
 #endif

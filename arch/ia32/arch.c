@@ -34,12 +34,18 @@ uint32_t arch_direct_map_limit(void)
 	return DIRECT_MAP_SIZE;
 }
 
-extern char image_start[], image_end[];
+extern char image_start[], image_end[], rodata_end[];
 
 void arch_image_range(uint32_t *start_pa, uint32_t *end_pa)
 {
 	*start_pa = v2p(image_start);
 	*end_pa = v2p(image_end);
+}
+
+void arch_readonly_image(const uint8_t **start, uint32_t *len)
+{
+	*start = (const uint8_t *)image_start;
+	*len = (uint32_t)(rodata_end - image_start);
 }
 
 /* Each kind is a real fault the VMM's own code takes, not a fake report. */

@@ -71,6 +71,7 @@ CLEAN_BOOT = [
     r"^hello: a Multiboot test guest",
     r"^ringvisor: the guest stopped with status 0",
     r"^exits: \d+",
+    r"^ringvisor: VMM integrity check passed \(read-only image and 2 guard frames",
 ]
 
 

@@ -207,14 +207,25 @@ def check_gdb(case):
     return problems, out + err + gdb_out
 
 
+INTEGRITY_PASSED = re.compile(r"^ringvisor: VMM integrity check passed", re.M)
+
+
 def run_case(case):
     if isinstance(case, cases.Compare):
-        return check_compare(case)
-    if isinstance(case, cases.Gdb):
-        return check_gdb(case)
-    if isinstance(case, cases.LinuxCompare):
-        return check_linux_compare(case)
-    return check_boot(case)
+        problems, text = check_compare(case)
+    elif isinstance(case, cases.Gdb):
+        problems, text = check_gdb(case)
+    elif isinstance(case, cases.LinuxCompare):
+        problems, text = check_linux_compare(case)
+    else:
+        problems, text = check_boot(case)
+    # However a guest ends, the VMM checks its own memory (core/canary.h).
+    if "VMM integrity check FAILED" in text:
+        problems.append("the VMM's integrity check failed")
+    if isinstance(case, (cases.Compare, cases.LinuxCompare)) and \
+            not INTEGRITY_PASSED.search(text):
+        problems.append("the VMM run did not report its integrity check passed")
+    return problems, text
 
 
 def run(selected=None, jobs=2):
