@@ -30,7 +30,8 @@ int shadow_init(struct shadow *s, const struct shadow_ops *ops)
 {
 	s->ops = ops;
 	for (unsigned i = 0; i < sizeof(s->large) / sizeof(*s->large); i++)
-		s->large[i] = s->global[0][i] = s->global[1][i] = 0;
+		s->large[i] = s->global[0][i] = s->global[1][i] =
+			s->nonglobal[0][i] = s->nonglobal[1][i] = 0;
 	for (unsigned which = 0; which < 2; which++) {
 		s->pd[which] = ops->alloc_table();
 		if (!s->pd[which])
@@ -56,8 +57,7 @@ int shadow_map(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
 	}
 	if (from_large)
 		mark_slot(s->large, slot, 1);
-	if (global)
-		mark_slot(s->global[which], slot, 1);
+	mark_slot(global ? s->global[which] : s->nonglobal[which], slot, 1);
 	uint32_t *pt = s->ops->table(pd[slot] & FRAME);
 	pt[(va >> 12) & 1023] = (host_pa & FRAME) | PTE_P | PTE_U |
 				(writable ? PTE_W : 0) | (global ? PTE_SHADOW_GLOBAL : 0);
@@ -72,6 +72,7 @@ static void drop_table(struct shadow *s, unsigned which, unsigned slot)
 		pd[slot] = 0;
 	}
 	mark_slot(s->global[which], slot, 0);
+	mark_slot(s->nonglobal[which], slot, 0);
 }
 
 int shadow_invalidate(struct shadow *s, uint32_t va)
@@ -94,33 +95,52 @@ int shadow_invalidate(struct shadow *s, uint32_t va)
 	return 0;
 }
 
+/*
+ * The slots holding a table are those marked global or non-global (every
+ * shadow_map marks one): the flushes visit just those, a word of the
+ * bitmaps at a time, instead of all 1008 slots of both directories.
+ */
+#define BITMAP_WORDS (SHADOW_GUEST_PDES / 32 + 1)
+
 void shadow_flush(struct shadow *s)
 {
-	for (unsigned slot = 0; slot < SHADOW_GUEST_PDES; slot++) {
-		drop_table(s, SHADOW_KERNEL, slot);
-		drop_table(s, SHADOW_USER, slot);
-	}
-	for (unsigned i = 0; i < sizeof(s->large) / sizeof(*s->large); i++)
-		s->large[i] = 0;		/* drop_table cleared global */
+	for (unsigned which = 0; which < 2; which++)
+		for (unsigned w = 0; w < BITMAP_WORDS; w++) {
+			uint32_t used = s->global[which][w] | s->nonglobal[which][w];
+			while (used) {
+				unsigned slot = w * 32 + (unsigned)__builtin_ctz(used);
+				used &= used - 1;
+				drop_table(s, which, slot);
+			}
+		}
+	for (unsigned i = 0; i < BITMAP_WORDS; i++)
+		s->large[i] = 0;		/* drop_table cleared the rest */
 }
 
 void shadow_flush_nonglobal(struct shadow *s)
 {
 	for (unsigned which = 0; which < 2; which++) {
-		for (unsigned slot = 0; slot < SHADOW_GUEST_PDES; slot++) {
-			if (!slot_marked(s->global[which], slot)) {
-				drop_table(s, which, slot);
-				continue;
+		for (unsigned w = 0; w < BITMAP_WORDS; w++) {
+			uint32_t used = s->nonglobal[which][w];
+			while (used) {
+				unsigned slot = w * 32 + (unsigned)__builtin_ctz(used);
+				used &= used - 1;
+				if (!slot_marked(s->global[which], slot)) {
+					drop_table(s, which, slot);
+					continue;
+				}
+				/* A table with global entries keeps just those. */
+				uint32_t pde = directory(s, which)[slot];
+				uint32_t *pt = s->ops->table(pde & FRAME);
+				for (unsigned i = 0; i < 1024; i++)
+					if (!(pt[i] & PTE_SHADOW_GLOBAL))
+						pt[i] = 0;
+				mark_slot(s->nonglobal[which], slot, 0);
 			}
-			/* A table with global entries keeps just those. */
-			uint32_t *pt = s->ops->table(directory(s, which)[slot] & FRAME);
-			for (unsigned i = 0; i < 1024; i++)
-				if (!(pt[i] & PTE_SHADOW_GLOBAL))
-					pt[i] = 0;
 		}
 	}
 	/* A slot stays "large" only while the pieces it holds survive. */
-	for (unsigned i = 0; i < sizeof(s->large) / sizeof(*s->large); i++)
+	for (unsigned i = 0; i < BITMAP_WORDS; i++)
 		s->large[i] &= s->global[0][i] | s->global[1][i];
 }
 

@@ -51,8 +51,10 @@ struct shadow {
 	 * page: invlpg of any address in it must drop them all. */
 	uint32_t large[SHADOW_GUEST_PDES / 32 + 1];
 	/* Per directory, PDE slots whose page table holds a global entry:
-	 * a CR3 load keeps those (shadow_flush_nonglobal). */
+	 * a CR3 load keeps those (shadow_flush_nonglobal); and slots whose
+	 * table holds a non-global one, which a CR3 load must then find. */
 	uint32_t global[2][SHADOW_GUEST_PDES / 32 + 1];
+	uint32_t nonglobal[2][SHADOW_GUEST_PDES / 32 + 1];
 };
 
 /* Allocate the two page directories.  -1 if out of memory. */
