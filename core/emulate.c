@@ -178,8 +178,8 @@ struct fetched {
  * sleep through it.  Two pairs are emulated as one step: "sti; hlt" (Linux's
  * idle loop) and "sti; sysexit" (its return from a system call), the
  * interrupt coming after the pair as it would; after any other sti the VMM
- * single-steps the next instruction and holds back interrupts until it has
- * run (core/step.c).
+ * holds back interrupts until the next instruction has run (core/step.c,
+ * guest_exit).
  */
 static enum emulation emulate_sti(struct vcpu *v, struct fetched *f,
 				  struct event *raise)
@@ -197,7 +197,17 @@ static enum emulation emulate_sti(struct vcpu *v, struct fetched *f,
 		f->eip_set = 1;
 		return ring_sysexit(v, raise);
 	}
-	step_sti_shadow(v, f->next_eip);
+	/* Any other: interrupts wait until the next instruction has run.  An
+	 * interrupt already waiting in the VMM needs the VMM back after it:
+	 * single-step it.  Otherwise no step is started yet; guest_exit
+	 * starts one if an interrupt arrives before the instruction has run. */
+	for (unsigned w = 0; w < 8; w++)
+		if (v->pending_irqs[w]) {
+			step_sti_shadow(v, f->next_eip);
+			return EMULATED;
+		}
+	v->sti_shadow = 1;
+	v->sti_shadow_eip = f->next_eip;
 	return EMULATED;
 }
 

@@ -267,7 +267,7 @@ static void mark_pending(struct vcpu *v, uint8_t real_vector)
  * now.  The PIC's priority is its IRQ order, lowest real vector first. */
 static void deliver_pending(struct vcpu *v)
 {
-	if (!v->vif || (v->step_reasons & STEP_STI_SHADOW))
+	if (!v->vif || (v->step_reasons & STEP_STI_SHADOW) || v->sti_shadow)
 		return;
 	for (unsigned word = 0; word < 8; word++) {
 		if (!v->pending_irqs[word])
@@ -314,6 +314,22 @@ struct vcpu *guest_exit(struct trapframe *tf)
 		kprintf("exit: %-26s eip=%08x ring=%s\n", vector_name(vector),
 			tf->eip, ring_name(v));
 
+	/*
+	 * The sti shadow (SDM Vol. 2, STI): until the instruction after an
+	 * emulated sti has run, interrupts wait.  An exit with EIP still on it
+	 * means it has not run; an interrupt then starts a single step, which
+	 * lets the instruction finish before the interrupt is delivered.  Any
+	 * other EIP means the shadow is over.
+	 */
+	if (v->sti_shadow) {
+		if (tf->eip != v->sti_shadow_eip)
+			v->sti_shadow = 0;
+		else if (vector >= 32) {
+			v->sti_shadow = 0;
+			step_sti_shadow(v, tf->eip);
+		}
+	}
+
 	uint32_t debug_status = vector == VEC_DB ? arch_take_debug_status() : 0;
 	if (step_exit(v, vector, debug_status)) {
 		exitstats_refine(XR_DB_STEP);
@@ -331,6 +347,8 @@ struct vcpu *guest_exit(struct trapframe *tf)
 		idle += arch_read_tsc() - waiting;
 		deliver_pending(v);
 	}
+	if (v->sti_shadow && v->regs->eip != v->sti_shadow_eip)
+		v->sti_shadow = 0;	/* the instruction was emulated */
 	deliver_pending(v);
 	exitstats_end(arch_read_tsc(), idle);
 	return v;

@@ -54,6 +54,10 @@ struct vcpu {
 	uint32_t step_eip;	/* the instruction being stepped */
 	int step_guest_tf;	/* the guest had TF set itself */
 	uint32_t open_page;	/* linear page of the protected write being stepped */
+	/* An sti shadow not yet stepped: interrupts wait while EIP is still
+	 * at the instruction after the sti (see guest_exit). */
+	int sti_shadow;
+	uint32_t sti_shadow_eip;
 	/* Guest-physical pages the VMM keeps read-only in the shadows: those
 	 * holding the GDT and LDT (core/mmu.c). */
 	uint32_t protected_pages[MAX_PROTECTED_PAGES];
