@@ -201,8 +201,22 @@ unsigned arch_guest_ldt_entries(void)
 	return LDT_ENTRIES;
 }
 
+/*
+ * The data selectors arch_prepare_resume last found usable, with the view
+ * and the generation of the mirrors they were checked against: most exits
+ * return to the same four selectors, and checking them again is only
+ * needed when a mirror entry changed (mirror_generation).
+ */
+static uint32_t mirror_generation = 1;
+static struct {
+	uint32_t generation;
+	unsigned view;
+	uint32_t sel[4];
+} resume_checked;
+
 void arch_guest_mirror_ldt(unsigned index, uint64_t raw)
 {
+	mirror_generation++;
 	if (index < LDT_ENTRIES) {
 		guest_ldt[GDT_VIEW_KERNEL][index] = segments_mirror(raw, VPL_KERNEL);
 		guest_ldt[GDT_VIEW_USER][index] = segments_mirror(raw, VPL_USER);
@@ -211,6 +225,7 @@ void arch_guest_mirror_ldt(unsigned index, uint64_t raw)
 
 void arch_guest_mirror_gdt(unsigned index, uint64_t raw)
 {
+	mirror_generation++;
 	if (index < GDT_GUEST_ENTRIES) {
 		cpu_set_gdt_view_entry(GDT_VIEW_KERNEL, index,
 				       segments_mirror(raw, VPL_KERNEL));
@@ -275,10 +290,18 @@ void arch_prepare_resume(struct vcpu *v)
 		     EFLAGS_RESERVED1;
 	if (v->vif)
 		tf->eflags |= EFLAGS_IF;
-	tf->ds = usable_data_selector(v, tf->ds);
-	tf->es = usable_data_selector(v, tf->es);
-	tf->fs = usable_data_selector(v, tf->fs);
-	tf->gs = usable_data_selector(v, tf->gs);
+	uint32_t *regs[4] = { &tf->ds, &tf->es, &tf->fs, &tf->gs };
+	if (resume_checked.generation == mirror_generation &&
+	    resume_checked.view == view_of(v) &&
+	    resume_checked.sel[0] == *regs[0] && resume_checked.sel[1] == *regs[1] &&
+	    resume_checked.sel[2] == *regs[2] && resume_checked.sel[3] == *regs[3])
+		return;		/* the same selectors, checked against the same mirrors */
+	for (unsigned i = 0; i < 4; i++) {
+		*regs[i] = usable_data_selector(v, *regs[i]);
+		resume_checked.sel[i] = *regs[i];
+	}
+	resume_checked.generation = mirror_generation;
+	resume_checked.view = view_of(v);
 }
 
 extern char trap_return[];
