@@ -622,7 +622,14 @@ enum emulation emulate_gp(struct vcpu *v, uint32_t error, struct event *raise)
 		if (vmem_read(v, v->cs_base + tf->eip, bytes, avail) == 0)
 			break;
 	*raise = emulate_fault(VEC_GP, error);
-	if (avail == 0 || decode_insn(bytes, avail, 1, &in) != DECODE_OK)
+	if (avail == 0)
+		return RAISE;
+	/* cli and sti are most of the exits (Linux's interrupt flag): one
+	 * byte, no prefixes, nothing for the decoder to find out. */
+	if (bytes[0] == 0xfa || bytes[0] == 0xfb)
+		in = (struct insn){ .len = 1, .map = MAP_ONE_BYTE, .opcode = bytes[0],
+				    .seg = -1, .opsize = 4, .addrsize = 4 };
+	else if (decode_insn(bytes, avail, 1, &in) != DECODE_OK)
 		return RAISE;	/* not something we emulate: the #GP stands */
 
 	/* Case 2 of the paper: privileged in virtual user mode. */
