@@ -497,26 +497,36 @@ void ring_mirror_ldt(struct vcpu *v)
 }
 
 /*
- * Whether the 8 bytes of the table entry at linear lie on guest-physical
- * [gpa, gpa + len).  The guest may write its tables through another mapping
- * than the one it loaded them by (Linux writes its GDT through the direct
- * map and loads a read-only alias of it), so entries are matched by where
- * they are in guest-physical memory.  page and page_gpa cache the last
- * translation: a table spans few pages.
+ * Whether any of the 8 bytes of the table entry at linear lies on
+ * guest-physical [gpa, gpa + len).  The guest may write its tables through
+ * another mapping than the one it loaded them by (Linux writes its GDT
+ * through the direct map and loads a read-only alias of it), so entries
+ * are matched by where they are in guest-physical memory.  page and
+ * page_gpa cache the last translation: a table spans few pages.
  */
 static int entry_written(struct vcpu *v, uint32_t linear, uint32_t gpa, uint32_t len,
 			 uint32_t *page, uint32_t *page_gpa)
 {
-	for (uint32_t byte = linear; byte - linear < 8; byte += 1) {
-		if ((byte & ~0xfffu) != *page) {
-			*page = byte & ~0xfffu;
+	/* An entry lies on one page, or (a table not 8-aligned) on two. */
+	uint32_t pieces[2][2] = { { linear, 8 }, { 0, 0 } };
+	uint32_t in_first = 0x1000 - (linear & 0xfffu);
+	if (in_first < 8) {
+		pieces[0][1] = in_first;
+		pieces[1][0] = linear + in_first;
+		pieces[1][1] = 8 - in_first;
+	}
+	for (unsigned i = 0; i < 2 && pieces[i][1]; i++) {
+		uint32_t at = pieces[i][0], n = pieces[i][1];
+		if ((at & ~0xfffu) != *page) {
+			*page = at & ~0xfffu;
 			if (vmem_translate(v, *page, 0, page_gpa))
 				*page_gpa = 0xffffffffu;
 		}
 		if (*page_gpa == 0xffffffffu)
 			continue;
-		uint32_t at = *page_gpa + (byte & 0xfffu);
-		if (at - gpa < len)
+		uint32_t first = *page_gpa + (at & 0xfffu);
+		/* [first, first + n) and [gpa, gpa + len) overlap? */
+		if (first < gpa + len && gpa < first + n)
 			return 1;
 	}
 	return 0;

@@ -82,7 +82,7 @@ static int translate(struct vcpu *v, uint32_t linear, unsigned access, int set_a
 		*gpa = linear;
 		return 0;
 	}
-	if (set_ad && cached_translation(v, linear, access, gpa) == 0)
+	if (cached_translation(v, linear, access, gpa) == 0)
 		return 0;
 	struct paging_mode mode = vmem_paging_mode(v);
 	struct walk w;
