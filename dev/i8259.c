@@ -17,10 +17,34 @@ struct pic {
 	enum init_step step;
 };
 
+/* The guest starts with what a PC BIOS leaves: bases 0x08 and 0x70. */
+#define BIOS_MASTER_BASE 0x08
+#define BIOS_SLAVE_BASE  0x70
+
 static struct pic pics[2] = {
-	{ 0x20, PIC_REAL_BASE, PIC_REAL_BASE, 0, READY },
-	{ 0xa0, PIC_REAL_BASE + 8, PIC_REAL_BASE + 8, 0, READY },
+	{ 0x20, PIC_REAL_BASE, BIOS_MASTER_BASE, 0, READY },
+	{ 0xa0, PIC_REAL_BASE + 8, BIOS_SLAVE_BASE, 0, READY },
 };
+
+void pic_init(void)
+{
+	/*
+	 * The BIOS left the master PIC on vectors 0x08-0x0f, the exception
+	 * vectors: an interrupt there would reach the VMM's #DF task.  Move
+	 * both PICs to PIC_REAL_BASE before the guest can enable interrupts,
+	 * keeping the BIOS's masks (the guest sees them as the BIOS left
+	 * them, its vector bases included).
+	 */
+	uint8_t masks[2] = { (uint8_t)arch_port_in(0x21, 1), (uint8_t)arch_port_in(0xa1, 1) };
+	for (unsigned i = 0; i < 2; i++) {
+		uint16_t command = pics[i].command;
+		arch_port_out(command, 1, ICW1_INIT | ICW1_ICW4);
+		arch_port_out(command + 1, 1, pics[i].real_base);
+		arch_port_out(command + 1, 1, i == 0 ? 0x04 : 0x02);	/* cascade on IRQ 2 */
+		arch_port_out(command + 1, 1, 0x01);			/* 8086 mode */
+		arch_port_out(command + 1, 1, masks[i]);
+	}
+}
 
 static struct pic *pic_of(uint16_t port)
 {

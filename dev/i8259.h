@@ -13,6 +13,9 @@
 
 #define PIC_REAL_BASE 0x20	/* master 0x20-0x27, slave 0x28-0x2f */
 
+/* Put the real PICs on PIC_REAL_BASE, before the guest runs. */
+void pic_init(void);
+
 /* Whether port belongs to a PIC (0x20, 0x21, 0xa0, 0xa1). */
 int pic_port(uint16_t port);
 
