@@ -165,6 +165,7 @@ void guest_boot(const struct boot_info *bi, const struct vmm_options *opt,
 		ksnprintf(err, errlen, "out of memory for the guest's page tables");
 		return;
 	}
+	pic_init();
 	kprintf("guest: %u MiB of RAM at host 0x%08x, entry 0x%08x; running it "
 		"in ring 3\n", opt->guest_mem_mb, host_base, entry.eip);
 	arch_enter_guest(v);
@@ -258,6 +259,35 @@ void guest_deliver(struct vcpu *v, struct event ev)
 			  vector_name(ev.vector), ev.vector);
 }
 
+/*
+ * The paravirtual interrupt flag (ringvisor/hypercall.h): the guest's
+ * writes to it are its cli and sti, so the VMM takes vif from it on every
+ * exit and puts it back, with whether an interrupt waits, before resuming.
+ * The word's guest-physical address was checked at registration.
+ */
+static void pv_irq_sync_in(struct vcpu *v)
+{
+	uint32_t vif;
+	if (v->pv_irq && gmem_read(&v->mem, v->pv_irq_gpa, &vif, 4) == 0)
+		v->vif = vif != 0;
+}
+
+static int any_pending(const struct vcpu *v)
+{
+	for (unsigned w = 0; w < 8; w++)
+		if (v->pending_irqs[w])
+			return 1;
+	return 0;
+}
+
+static void pv_irq_sync_out(struct vcpu *v)
+{
+	if (!v->pv_irq)
+		return;
+	uint32_t words[2] = { (uint32_t)v->vif, (uint32_t)any_pending(v) };
+	gmem_write(&v->mem, v->pv_irq_gpa, words, sizeof(words));
+}
+
 static void mark_pending(struct vcpu *v, uint8_t real_vector)
 {
 	v->pending_irqs[real_vector / 32] |= 1u << (real_vector % 32);
@@ -310,6 +340,7 @@ struct vcpu *guest_exit(struct trapframe *tf)
 
 	exitstats_begin(vector, arch_read_tsc());
 	v->regs = tf;
+	pv_irq_sync_in(v);
 	if (trace_exits)
 		kprintf("exit: %-26s eip=%08x ring=%s\n", vector_name(vector),
 			tf->eip, ring_name(v));
@@ -350,6 +381,7 @@ struct vcpu *guest_exit(struct trapframe *tf)
 	if (v->sti_shadow && v->regs->eip != v->sti_shadow_eip)
 		v->sti_shadow = 0;	/* the instruction was emulated */
 	deliver_pending(v);
+	pv_irq_sync_out(v);
 	exitstats_end(arch_read_tsc(), idle);
 	return v;
 }

@@ -43,6 +43,21 @@ static int32_t set_gdt_entry(struct vcpu *v, uint32_t index, uint32_t lo,
 	return 0;
 }
 
+/* RV_HC_PV_IRQ: the word must lie in guest RAM, aligned; it then holds
+ * the virtual IF (core/guest.c keeps it in step). */
+static int32_t pv_irq(struct vcpu *v, uint32_t gpa)
+{
+	struct rv_pv_irq word = { v->vif, 0, 1 };
+	if (gpa & 3)
+		return RV_EINVAL;
+	if (!gmem_contains(&v->mem, gpa, sizeof(word)))
+		return RV_EFAULT;
+	gmem_write(&v->mem, gpa, &word, sizeof(word));
+	v->pv_irq_gpa = gpa;
+	v->pv_irq = 1;
+	return 0;
+}
+
 /* One call.  Faults the equivalent instruction would raise are raised. */
 static int32_t call(struct vcpu *v, uint32_t nr, const uint32_t arg[4],
 		    int in_batch, struct event *raise, int *raised)
@@ -51,6 +66,8 @@ static int32_t call(struct vcpu *v, uint32_t nr, const uint32_t arg[4],
 	switch (nr) {
 	case RV_HC_PROBE:
 		return RV_PROBE_MAGIC;
+	case RV_HC_PV_IRQ:
+		return pv_irq(v, arg[0]);
 	case RV_HC_CONSOLE_WRITE:
 		return console_write(v, arg[0], arg[1]);
 	case RV_HC_SHUTDOWN:

@@ -58,6 +58,10 @@ struct vcpu {
 	 * at the instruction after the sti (see guest_exit). */
 	int sti_shadow;
 	uint32_t sti_shadow_eip;
+	/* The guest keeps its interrupt flag in memory (RV_HC_PV_IRQ): vif is
+	 * read from there on each exit and written back before resuming. */
+	int pv_irq;
+	uint32_t pv_irq_gpa;
 	/* Guest-physical pages the VMM keeps read-only in the shadows: those
 	 * holding the GDT and LDT (core/mmu.c). */
 	uint32_t protected_pages[MAX_PROTECTED_PAGES];

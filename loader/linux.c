@@ -6,6 +6,7 @@
 #include "lib/string.h"
 #include "loader/elf.h"
 #include "loader/elfload.h"
+#include "ringvisor/hypercall.h"
 
 #define PAGE 4096u
 #define LOW_RAM_END   0x9fc00	/* conventional memory, as a PC BIOS reports */
@@ -61,6 +62,10 @@ static void build_boot_params(uint8_t *bp, uint32_t ram_size,
 	put32(bp, BP_CMD_LINE_PTR, LINUX_CMDLINE_GPA);
 	put32(bp, BP_INITRD_ADDR_MAX, INITRD_ADDR_MAX);
 	put32(bp, BP_CMDLINE_SIZE, LINUX_CMDLINE_MAX - 1);
+	/* Tells our patched kernel it runs under ringvisor (it may then use
+	 * the paravirtual interrupt flag); natively this field is 0. */
+	uint64_t magic = RV_LINUX_BOOT_MAGIC;
+	memcpy(bp + BP_HARDWARE_SUBARCH_DATA, &magic, 8);
 
 	/* The map QEMU's BIOS (SeaBIOS) gives the same machine natively, so
 	 * the guest sizes its memory the same both ways: low RAM, the EBDA

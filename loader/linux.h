@@ -33,6 +33,7 @@
 #define BP_CMD_LINE_PTR   0x228
 #define BP_INITRD_ADDR_MAX 0x22c
 #define BP_CMDLINE_SIZE   0x238
+#define BP_HARDWARE_SUBARCH_DATA 0x240
 #define BP_E820_TABLE     0x2d0
 #define BP_SIZE           4096
 

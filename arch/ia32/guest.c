@@ -288,7 +288,10 @@ void arch_prepare_resume(struct vcpu *v)
 	/* TF is the guest's, or the VMM's while it single-steps (core/step.c). */
 	tf->eflags = (tf->eflags & ~(EFLAGS_IF | EFLAGS_IOPL | EFLAGS_NT | EFLAGS_VM)) |
 		     EFLAGS_RESERVED1;
-	if (v->vif)
+	/* With the guest's interrupt flag in memory (RV_HC_PV_IRQ) its cli
+	 * does not reach the CPU: interrupts must come to the VMM, which
+	 * holds them while the guest's flag is clear. */
+	if (v->vif || v->pv_irq)
 		tf->eflags |= EFLAGS_IF;
 	uint32_t *regs[4] = { &tf->ds, &tf->es, &tf->fs, &tf->gs };
 	if (resume_checked.generation == mirror_generation &&

@@ -31,7 +31,10 @@
 				   ECX = count (<= RV_BATCH_MAX): run them in
 				   order, stop at the first error; returns how
 				   many succeeded, or the first error */
-#define RV_HC_COUNT         9
+#define RV_HC_PV_IRQ        9	/* EBX = guest-physical address of a struct
+				   rv_pv_irq: keep the virtual interrupt flag
+				   there from now on (see below) */
+#define RV_HC_COUNT         10
 
 #define RV_PROBE_MAGIC 0x52564d4d	/* "RVMM" */
 #define RV_BATCH_MAX   64
@@ -43,6 +46,26 @@
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>
+
+/*
+ * The paravirtual interrupt flag.  A guest kernel that registers one with
+ * RV_HC_PV_IRQ may disable and enable interrupts by writing vif instead of
+ * running cli and sti, which would each trap into the VMM.  The VMM reads
+ * vif whenever the guest exits and writes it back, with pending, before
+ * the guest resumes; pending says an interrupt is waiting, and a guest
+ * that sets vif to 1 must then run sti (which traps, and the VMM delivers
+ * it).  active is set by the VMM when the registration took.  The real
+ * cli/sti/pushf keep working as before.
+ */
+struct rv_pv_irq {
+	uint32_t vif;		/* 1: interrupts enabled */
+	uint32_t pending;	/* set by the VMM */
+	uint32_t active;	/* set by the VMM */
+};
+
+/* What the loader puts in boot_params.hdr.hardware_subarch_data (0x240)
+ * for a Linux guest: "you run under ringvisor" (natively it is 0). */
+#define RV_LINUX_BOOT_MAGIC 0x52564d4d52564d4dull	/* "RVMMRVMM" */
 
 /* One call of a batch: nr and up to three arguments (EBX, ECX, EDX). */
 struct rv_hypercall {
