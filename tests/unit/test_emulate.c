@@ -400,6 +400,34 @@ static void test_hypercall_probe(void **state)
 	assert_int_equal(fake_regs.eip, FAKE_CODE + 2);
 }
 
+static void test_hypercall_pv_irq_checks_its_word(void **state)
+{
+	(void)state;
+	struct event e;
+	static const struct { uint32_t gpa; int32_t expect; } cases[] = {
+		{ 0x7002, RV_EINVAL },			/* not aligned */
+		{ FAKE_RAM_SIZE - 4, RV_EFAULT },	/* runs past RAM */
+		{ 0xfc000000u, RV_EFAULT },		/* the VMM's */
+	};
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		fake_regs.eax = RV_HC_PV_IRQ;
+		fake_regs.ebx = cases[i].gpa;
+		CODE(0xcd, RV_HYPERCALL_VECTOR);
+		assert_int_equal(run_gp(&e), EMULATED);
+		assert_int_equal((int32_t)fake_regs.eax, cases[i].expect);
+		assert_int_equal(fake_vcpu.pv_irq, 0);
+	}
+	fake_vcpu.vif = 0;
+	fake_regs.eax = RV_HC_PV_IRQ;
+	fake_regs.ebx = 0x7000;
+	CODE(0xcd, RV_HYPERCALL_VECTOR);
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal(fake_regs.eax, 0);
+	assert_int_equal(fake_vcpu.pv_irq, 1);
+	assert_int_equal(u32_at(0x7000), 0);		/* vif: as it was */
+	assert_int_equal(u32_at(0x7008), 1);		/* active */
+}
+
 static void test_undecodable_reflects_gp(void **state)
 {
 	(void)state;
@@ -459,6 +487,7 @@ int main(void)
 		cmocka_unit_test_setup(test_iret_to_user, setup),
 		cmocka_unit_test_setup(test_iret_to_kernel_from_user_is_gp, setup),
 		cmocka_unit_test_setup(test_hypercall_probe, setup),
+		cmocka_unit_test_setup(test_hypercall_pv_irq_checks_its_word, setup),
 		cmocka_unit_test_setup(test_undecodable_reflects_gp, setup),
 		cmocka_unit_test_setup(test_random_bytes_never_crash, setup),
 	};
