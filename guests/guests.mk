@@ -10,7 +10,7 @@
 TEST_GUESTS := exceptions privileged interrupts usermode sysenter segments \
 	hypercalls vmm_memory pagefault ring_matrix twoproc paging protection \
 	addrspace pastram
-GUESTS := hello $(TEST_GUESTS)
+GUESTS := hello earlyirq $(TEST_GUESTS)
 
 GUEST_LIB_SRCS := guests/lib/start.S guests/lib/entry.S guests/lib/usermode.S \
 	guests/lib/setup.c guests/lib/console.c guests/lib/report.c \
@@ -36,6 +36,11 @@ $(B)/guests/$(1).elf: $(call guest_obj,$(call guest_srcs,$(1)) $(GUEST_LIB_SRCS)
 	$$(Q)$$(CC) $$(GUEST_LDFLAGS) -Wl,-T,$(GUEST_LD_SCRIPT) -o $$@ $$(filter %.o,$$^) -lgcc
 endef
 $(foreach g,$(TEST_GUESTS),$(eval $(call test_guest_rule,$(g))))
+
+# earlyirq must not run the library's setup (it programs the PICs).
+$(B)/guests/earlyirq.elf: $(call guest_obj,guests/earlyirq/earlyirq.c guests/earlyirq/start.S) guests/hello/link.ld
+	$(call say,LD,$@)
+	$(Q)$(CC) $(GUEST_LDFLAGS) -Wl,-T,guests/hello/link.ld -o $@ $(filter %.o,$^)
 
 # hello predates the library and keeps its own start.S and linker script.
 $(B)/guests/hello.elf: $(call guest_obj,guests/hello/hello.c guests/hello/start.S) guests/hello/link.ld

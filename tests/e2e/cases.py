@@ -144,7 +144,8 @@ CASES = [
     # Test guests: the same results natively and under the VMM.
     *[Compare(f"guest-{g}", g) for g in
       ("exceptions", "privileged", "interrupts", "usermode", "sysenter", "segments",
-       "pagefault", "ring_matrix", "paging", "protection", "addrspace", "twoproc")],
+       "pagefault", "ring_matrix", "paging", "protection", "addrspace", "twoproc",
+       "earlyirq")],
     # Hypercalls exist only under the VMM.
     Boot("guest-hypercalls", ["run", "--kernel", "build/guests/hypercalls.elf"], 0, [
         r"^PASS: probe finds the vmm",
