@@ -567,6 +567,57 @@ static enum emulation dispatch(struct vcpu *v, const struct insn *in,
 	return RAISE;
 }
 
+/*
+ * A write to a page holding the guest's GDT or LDT (core/mmu.c).  The
+ * common case is a plain mov of a register or an immediate (Linux's TLS
+ * updates on every context switch): done here, at gpa (the page the guest
+ * maps writable, already marked dirty by the walk), and the written
+ * descriptors mirrored.  Returns 0 if done (EIP advanced), -1 for anything
+ * else, which the caller single-steps on an opened page instead.
+ */
+int emulate_table_store(struct vcpu *v, uint32_t fault_va, uint32_t gpa)
+{
+	struct trapframe *tf = v->regs;
+	uint8_t bytes[INSN_MAX_LEN];
+	unsigned avail;
+	struct insn in;
+
+	/* In virtual kernel mode, and not single-stepping: the CPU's #DB
+	 * after the instruction would be ours to raise. */
+	if (v->vpl != VPL_KERNEL || (tf->eflags & EFLAGS_TF) || v->step_reasons)
+		return -1;
+	for (avail = INSN_MAX_LEN; avail > 0; avail--)
+		if (vmem_read(v, v->cs_base + tf->eip, bytes, avail) == 0)
+			break;
+	if (avail == 0 || decode_insn(bytes, avail, 1, &in) != DECODE_OK ||
+	    in.map != MAP_ONE_BYTE || in.mod == 3 || in.lock || in.rep)
+		return -1;
+
+	uint32_t value, size;
+	switch (in.opcode) {
+	case 0x89: value = *vcpu_reg(tf, in.reg); size = in.opsize; break;	/* mov r/m, r */
+	case 0x88:						/* mov r/m8, r8 */
+		value = *vcpu_reg(tf, in.reg & 3) >> ((in.reg & 4) ? 8 : 0);
+		size = 1;
+		break;
+	case 0xc7: if (in.reg != 0) return -1; value = in.imm; size = in.opsize; break;
+	case 0xc6: if (in.reg != 0) return -1; value = in.imm; size = 1; break;
+	default: return -1;
+	}
+	uint32_t linear;
+	struct event unused;
+	if (emulate_operand_address(v, &in, &linear, &unused))
+		return -1;
+	/* Exactly the faulting store, wholly on the faulting page. */
+	if (linear != fault_va || ((linear & 0xfffu) + size) > 0x1000u)
+		return -1;
+	if (gmem_write(&v->mem, gpa, &value, size))
+		return -1;
+	ring_mirror_written(v, gpa, size);
+	tf->eip += in.len;
+	return 0;
+}
+
 /* What an emulated instruction counts as in the exit statistics. */
 static enum exit_reason exit_reason_of(const struct insn *in)
 {

@@ -74,4 +74,8 @@ void ring_mirror_gdt(struct vcpu *v);
 void ring_mirror_written(struct vcpu *v, uint32_t gpa, uint32_t len);
 void ring_mirror_ldt(struct vcpu *v);
 
+/* A store faulting at fault_va on a descriptor-table page the guest may
+ * write (guest-physical gpa): emulated if it is a plain mov; 0 if done. */
+int emulate_table_store(struct vcpu *v, uint32_t fault_va, uint32_t gpa);
+
 #endif

@@ -184,6 +184,13 @@ void mmu_page_fault(struct vcpu *v, uint32_t va, uint32_t error)
 		if (!protected_write)
 			writable = 0;
 	}
+	/* A write to a descriptor table: a plain mov is emulated on the spot
+	 * (the page stays read-only); anything else is let through below. */
+	if (protected_write && emulate_table_store(v, va, gpa) == 0) {
+		exitstats_refine(XR_PF_PROTECTED);
+		writable = 0;
+		protected_write = 0;
+	}
 	if (shadow_map(&v->shadow, vcpu_shadow(v), va, host, writable, large, global))
 		guest_die(v, "out of memory for shadow page tables");
 	arch_guest_tlb_invalidate(va);

@@ -496,58 +496,48 @@ void ring_mirror_ldt(struct vcpu *v)
 	}
 }
 
-/*
- * Whether any of the 8 bytes of the table entry at linear lies on
- * guest-physical [gpa, gpa + len).  The guest may write its tables through
- * another mapping than the one it loaded them by (Linux writes its GDT
- * through the direct map and loads a read-only alias of it), so entries
- * are matched by where they are in guest-physical memory.  page and
- * page_gpa cache the last translation: a table spans few pages.
- */
-static int entry_written(struct vcpu *v, uint32_t linear, uint32_t gpa, uint32_t len,
-			 uint32_t *page, uint32_t *page_gpa)
+/* Mirror entry i of the GDT (or LDT) again, from the guest's table. */
+static void mirror_entry(struct vcpu *v, uint32_t base, uint32_t limit, unsigned i, int ldt)
 {
-	/* An entry lies on one page, or (a table not 8-aligned) on two. */
-	uint32_t pieces[2][2] = { { linear, 8 }, { 0, 0 } };
-	uint32_t in_first = 0x1000 - (linear & 0xfffu);
-	if (in_first < 8) {
-		pieces[0][1] = in_first;
-		pieces[1][0] = linear + in_first;
-		pieces[1][1] = 8 - in_first;
-	}
-	for (unsigned i = 0; i < 2 && pieces[i][1]; i++) {
-		uint32_t at = pieces[i][0], n = pieces[i][1];
-		if ((at & ~0xfffu) != *page) {
-			*page = at & ~0xfffu;
-			if (vmem_translate(v, *page, 0, page_gpa))
-				*page_gpa = 0xffffffffu;
-		}
-		if (*page_gpa == 0xffffffffu)
-			continue;
-		uint32_t first = *page_gpa + (at & 0xfffu);
-		/* [first, first + n) and [gpa, gpa + len) overlap? */
-		if (first < gpa + len && gpa < first + n)
-			return 1;
-	}
-	return 0;
+	uint64_t raw = 0;
+	if (i * 8 + 7 <= limit)
+		vmem_read_sys(v, base + i * 8, &raw, 8);
+	if (ldt)
+		arch_guest_mirror_ldt(i, raw);
+	else
+		arch_guest_mirror_gdt(i, raw);
 }
 
-/* Mirror again the GDT and LDT entries on guest-physical [gpa, gpa + len),
- * which the guest has just written. */
+/*
+ * Mirror again the entries of a table (linear base, limit, at most entries
+ * of them) on guest-physical [gpa, gpa + len), which the guest has just
+ * written.  The guest may write its tables through another mapping than
+ * the one it loaded them by (Linux writes its GDT through the direct map
+ * and loads a read-only alias of it), so the written bytes are found page
+ * by page of the table in guest-physical memory: a table spans one or two
+ * pages, and only the entries on the written bytes are read again.
+ */
 static void mirror_table_range(struct vcpu *v, uint32_t base, uint32_t limit,
 			       unsigned entries, int ldt, uint32_t gpa, uint32_t len)
 {
-	uint32_t page = 1, page_gpa = 0;	/* 1: no page cached yet */
-	for (unsigned i = 0; i < entries && i * 8 <= limit; i++) {
-		if (!entry_written(v, base + i * 8, gpa, len, &page, &page_gpa))
+	uint64_t table_end = (uint64_t)base + (limit + 1 < entries * 8u ? limit + 1 : entries * 8u);
+	for (uint64_t page = base & ~0xfffu; page < table_end; page += 0x1000) {
+		uint32_t page_gpa;
+		if (vmem_translate(v, (uint32_t)page, 0, &page_gpa))
 			continue;
-		uint64_t raw = 0;
-		if (i * 8 + 7 <= limit)
-			vmem_read_sys(v, base + i * 8, &raw, 8);
-		if (ldt)
-			arch_guest_mirror_ldt(i, raw);
-		else
-			arch_guest_mirror_gdt(i, raw);
+		/* The written bytes on this page, as linear addresses. */
+		uint64_t from = gpa > page_gpa ? gpa : page_gpa;
+		uint64_t to = (uint64_t)gpa + len < (uint64_t)page_gpa + 0x1000 ?
+			      (uint64_t)gpa + len : (uint64_t)page_gpa + 0x1000;
+		if (from >= to)
+			continue;
+		uint64_t lo = page + (from - page_gpa), hi = page + (to - page_gpa);
+		if (hi <= base || lo >= table_end)
+			continue;
+		unsigned first = lo <= base ? 0 : (unsigned)((lo - base) / 8);
+		unsigned last = (unsigned)((hi - 1 - base) / 8);
+		for (unsigned i = first; i <= last && i < entries; i++)
+			mirror_entry(v, base, limit, i, ldt);
 	}
 }
 

@@ -259,6 +259,31 @@ static void test_boot_selectors_are_flat_before_lgdt(void **state)
 	assert_int_equal(vmem_descriptor(&fake_vcpu, 0x20, &raw), -1);
 }
 
+static void test_descriptor_table_store_is_emulated_and_mirrored(void **state)
+{
+	(void)state;
+	/* mov %eax, 0x34(%ebx): the high word of GDT entry 6 (a TLS slot). */
+	uint32_t entry6_hi = FAKE_GDT + 6 * 8 + 4;
+	fake_regs.ebx = FAKE_GDT;
+	fake_regs.eax = 0x00cff300;		/* present DPL 3 data, base 0 */
+	memcpy(fake_ram + FAKE_GDT + 6 * 8, "\xff\xff\x00\x00", 4);
+	CODE(0x89, 0x43, 0x34);
+	fake_gdt_mirror[6] = 0;
+	assert_int_equal(emulate_table_store(&fake_vcpu, entry6_hi, entry6_hi), 0);
+	assert_int_equal(u32_at(entry6_hi), 0x00cff300);
+	assert_int_not_equal(fake_gdt_mirror[6], 0);	/* mirrored again */
+	assert_int_equal(fake_regs.eip, FAKE_CODE + 3);
+
+	/* Not the faulting address, or not a plain store: left to the step. */
+	CODE(0x89, 0x43, 0x34);
+	assert_int_equal(emulate_table_store(&fake_vcpu, entry6_hi + 4, entry6_hi + 4), -1);
+	CODE(0x01, 0x43, 0x34);				/* add %eax, 0x34(%ebx) */
+	assert_int_equal(emulate_table_store(&fake_vcpu, entry6_hi, entry6_hi), -1);
+	fake_vcpu.vpl = VPL_USER;
+	CODE(0x89, 0x43, 0x34);
+	assert_int_equal(emulate_table_store(&fake_vcpu, entry6_hi, entry6_hi), -1);
+}
+
 static void test_out_to_exit_port_shuts_down(void **state)
 {
 	(void)state;
@@ -478,6 +503,7 @@ int main(void)
 		cmocka_unit_test_setup(test_msrs, setup),
 		cmocka_unit_test_setup(test_umip_follows_the_guest_cr4, setup),
 		cmocka_unit_test_setup(test_boot_selectors_are_flat_before_lgdt, setup),
+		cmocka_unit_test_setup(test_descriptor_table_store_is_emulated_and_mirrored, setup),
 		cmocka_unit_test_setup(test_out_to_exit_port_shuts_down, setup),
 		cmocka_unit_test_setup(test_keyboard_controller_reset_ends_the_guest, setup),
 		cmocka_unit_test_setup(test_in_from_absent_port, setup),
