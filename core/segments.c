@@ -55,8 +55,12 @@ static void clip(struct segment *s)
 	uint32_t room = GUEST_LINEAR_LIMIT - 1 - s->base;
 	if (s->limit > room) {
 		s->limit = room;
-		/* A page-granular limit must end in 0xfff; round down. */
-		if (s->g || s->limit > 0xfffff) {
+		if (s->limit <= 0xfffff) {
+			s->g = 0;	/* byte granular: exact (and a page-granular
+					   limit under 4 KiB cannot exist) */
+		} else {
+			/* A page-granular limit must end in 0xfff; round down
+			 * (room is at least 1 MiB here: no underflow). */
 			if ((s->limit & 0xfff) != 0xfff)
 				s->limit = (s->limit & ~0xfffu) - 1;
 			s->g = 1;

@@ -40,6 +40,23 @@ static void test_decode_encode_round_trip(void **state)
 	}
 }
 
+/* Found by fuzzing (tests/fuzz/crashes/segments-clip-underflow): a
+ * page-granular 4 GiB segment based 2 KiB below the VMM.  Clipping it to a
+ * page-granular limit underflowed to 4 GiB; it must end just below the VMM,
+ * byte-granular. */
+static void test_clip_less_than_a_page_below_vmm(void **state)
+{
+	(void)state;
+	uint64_t raw = 0xfbcf9afff800ffffull;	/* base 0xfbfff800, limit 4 GiB */
+	struct segment m = segment_decode(segments_mirror(raw, VPL_KERNEL));
+	assert_true(m.present);
+	assert_int_equal(m.base, 0xfbfff800u);
+	assert_int_equal(m.g, 0);
+	assert_int_equal(m.limit, 0x7ffu);	/* ends at 0xfbffffff */
+	struct segment data = segment_decode(segments_mirror(raw & ~(8ull << 40), VPL_USER));
+	assert_true((uint64_t)data.base + data.limit < 0xfc000000ull);
+}
+
 static void test_decode_fields(void **state)
 {
 	(void)state;
@@ -171,6 +188,7 @@ int main(void)
 		cmocka_unit_test(test_kernel_data_usable_in_kernel_view_only),
 		cmocka_unit_test(test_user_data_usable_in_both_views),
 		cmocka_unit_test(test_flat_limit_clipped_below_vmm),
+		cmocka_unit_test(test_clip_less_than_a_page_below_vmm),
 		cmocka_unit_test(test_unaligned_base_limit_ends_below_vmm),
 		cmocka_unit_test(test_small_segment_kept_exactly),
 		cmocka_unit_test(test_segment_inside_vmm_not_present),
