@@ -380,6 +380,12 @@ struct vcpu *guest_exit(struct trapframe *tf)
 	}
 	if (v->sti_shadow && v->regs->eip != v->sti_shadow_eip)
 		v->sti_shadow = 0;	/* the instruction was emulated */
+	if (v->tables_written) {
+		v->tables_written = 0;
+		ring_mirror_gdt(v);
+		if (v->ldtr)
+			ring_mirror_ldt(v);
+	}
 	deliver_pending(v);
 	pv_irq_sync_out(v);
 	exitstats_end(arch_read_tsc(), idle);

@@ -70,6 +70,9 @@ struct vcpu {
 	 * the tables were loaded, or too many pages): writes to it do not
 	 * trap, so the mirrors are refreshed on every entry to user mode. */
 	int tables_unprotected;
+	/* The VMM itself wrote to one of those pages while emulating (a frame
+	 * pushed there, string I/O, a store): mirror again before resuming. */
+	int tables_written;
 	/* Hardware interrupts taken while the guest could not receive them
 	 * (IF=0, or the VMM waiting in hlt): one bit per vector. */
 	uint32_t pending_irqs[256 / 32];

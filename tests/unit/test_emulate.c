@@ -284,6 +284,27 @@ static void test_descriptor_table_store_is_emulated_and_mirrored(void **state)
 	assert_int_equal(emulate_table_store(&fake_vcpu, entry6_hi, entry6_hi), -1);
 }
 
+/* Found by fuzzing (tests/fuzz/crashes/emulate-ins-into-gdt-unmirrored):
+ * an emulated instruction storing into the guest's GDT page (here sgdt;
+ * the fuzzer used ins) changed descriptors the mirror never saw.  Such a
+ * store is now noted, for the exit path to mirror the tables again. */
+static void test_emulated_store_to_a_table_page_is_noted(void **state)
+{
+	(void)state;
+	struct event e;
+	fake_vcpu.protected_pages[0] = FAKE_GDT & ~0xfffu;
+	fake_vcpu.nprotected = 1;
+	fake_regs.ebx = FAKE_GDT + 6 * 8;
+	CODE(0x0f, 0x01, 0x03);				/* sgdt (%ebx) */
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal(fake_vcpu.tables_written, 1);
+	fake_vcpu.tables_written = 0;
+	fake_regs.ebx = 0x6000;				/* not a table page */
+	CODE(0x0f, 0x01, 0x03);
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal(fake_vcpu.tables_written, 0);
+}
+
 static void test_out_to_exit_port_shuts_down(void **state)
 {
 	(void)state;
@@ -504,6 +525,7 @@ int main(void)
 		cmocka_unit_test_setup(test_umip_follows_the_guest_cr4, setup),
 		cmocka_unit_test_setup(test_boot_selectors_are_flat_before_lgdt, setup),
 		cmocka_unit_test_setup(test_descriptor_table_store_is_emulated_and_mirrored, setup),
+		cmocka_unit_test_setup(test_emulated_store_to_a_table_page_is_noted, setup),
 		cmocka_unit_test_setup(test_out_to_exit_port_shuts_down, setup),
 		cmocka_unit_test_setup(test_keyboard_controller_reset_ends_the_guest, setup),
 		cmocka_unit_test_setup(test_in_from_absent_port, setup),
