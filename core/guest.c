@@ -245,6 +245,14 @@ void guest_die(struct vcpu *v, const char *fmt, ...)
 	arch_exit(EXIT_GUEST_DIED);
 }
 
+void guest_entered_v86(struct trapframe *tf)
+{
+	vcpu.regs = tf;
+	guest_die(&vcpu, "the guest entered virtual-8086 mode (%s at %04x:%04x), "
+		  "which is not virtualized", vector_name((uint8_t)tf->vector),
+		  tf->cs & 0xffff, tf->eip & 0xffff);
+}
+
 void guest_resume_failed(uint32_t vector, uint32_t error)
 {
 	guest_die(&vcpu, "the CPU refused the state the VMM resumed the guest "

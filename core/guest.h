@@ -29,6 +29,10 @@ void guest_deliver(struct vcpu *v, struct event ev);
 void guest_die(struct vcpu *v, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 2, 3)));
 
+/* The guest trapped from virtual-8086 mode (tf is the CPU's frame): not
+ * virtualized, so the guest is stopped with a report. */
+void guest_entered_v86(struct trapframe *tf) __attribute__((noreturn));
+
 /* The VMM could not return to the guest: the CPU refused the state it
  * built (vector and error code of that fault).  Stops the guest. */
 void guest_resume_failed(uint32_t vector, uint32_t error) __attribute__((noreturn));

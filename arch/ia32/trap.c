@@ -22,6 +22,8 @@ static void snapshot_control_registers(struct cpu_snapshot *s)
  * While the guest is in hlt the VMM waits with interrupts open; the
  * interrupts that arrive then trap from ring 0 and are only recorded.
  */
+#define EFLAGS_VM (1u << 17)	/* virtual-8086 mode */
+
 static uint32_t *waiting_pending;
 extern char trap_return[], trap_return_end[];
 
@@ -35,6 +37,16 @@ void arch_wait_for_interrupt(uint32_t pending[8])
 
 void trap(struct trapframe *tf)
 {
+	/*
+	 * Virtual-8086 mode: CS then holds a real-mode segment, whose low
+	 * bits say nothing of the ring.  The guest cannot get there on a CPU
+	 * that follows the SDM (iret sets VM only from CPL 0), but QEMU's TCG
+	 * lets a ring-3 iret with VM in its frame enter it: a guest user
+	 * process could make the next trap look like the VMM's own.  VM in
+	 * the frame means the guest, always; the VMM does not virtualize it.
+	 */
+	if (tf->eflags & EFLAGS_VM)
+		guest_entered_v86(tf);
 	if ((tf->cs & 3) == 0 && waiting_pending && tf->vector >= 32) {
 		waiting_pending[tf->vector / 32] |= 1u << (tf->vector % 32);
 		return;

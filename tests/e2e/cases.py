@@ -222,4 +222,59 @@ CASES = [
     Boot("linux-initrd-not-gzip", ["run", "--initrd", "README.md", "--append", "quiet"], 5, [
         r"Initramfs unpacking failed|VFS: Unable to mount root fs",
         r"^ringvisor: the guest reset the machine"]),
+
+    # Chaos guests (issue 7): a hostile guest cannot hurt the VMM.  Random
+    # code, random tables, random hypercalls, every vector: the guest gets
+    # the faults hardware would give, or the VMM stops it with a report;
+    # never a panic, a hang or a corrupted VMM.
+    Boot("guest-chaos-code", ["run", "--kernel", "build/guests/chaos_code.elf"], 0, [
+        r"^chaos_code: 8 seeds, 2000 sequences per ring$",
+        r"^PASS: kernel: every sequence came back$",
+        r"^PASS: kernel: no sequence left its page$",
+        r"^PASS: user: every sequence came back$",
+        r"^PASS: user: a plain #UD still arrives as it should$",
+        r"^PASS: the VMM still answers$",
+        r"^SUMMARY: \d+ tests, 0 failures",
+        r"^ringvisor: the guest stopped with status 0",
+    ], reject=[r"VMM PANIC", r"^FAIL:", r"guest stopped by the VMM"]),
+    Boot("guest-chaos-hypercalls", ["run", "--kernel", "build/guests/chaos_hypercalls.elf"], 0, [
+        r"^chaos_hypercalls: guest RAM ends at 0x04000000",
+        r"^PASS: paging off: every call did what the ABI says$",
+        r"^PASS: paging on: every call did what the ABI says$",
+        r"^PASS: user mode: every int \$0x1f is #GP\(0xfa\), nothing done$",
+        r"^PASS: tables intact at the end$",
+        r"^SUMMARY: \d+ tests, 0 failures",
+        r"^ringvisor: the guest stopped with status 0",
+    ], reject=[r"VMM PANIC", r"^FAIL:", r"guest stopped by the VMM"]),
+    Compare("guest-chaos-vectors", "chaos_vectors"),
+    Compare("guest-chaos-tables", "chaos_tables"),
+    # Faults nested until the stack is gone: a triple fault, natively a
+    # reset; the VMM stops the guest with its report.  Also with a
+    # double-fault task gate, which natively recovers and which the VMM
+    # does not virtualize.
+    *[Boot(f"guest-chaos-vectors-{arg}", ["run", "--kernel", "build/guests/chaos_vectors.elf",
+                                          "--kernel-args", arg], 4, [
+        r"^chaos_vectors: nesting page faults until the stack runs out$",
+        r"^\*\*\* guest stopped by the VMM: triple fault while delivering #PF page fault "
+        r"\(vector 14\)$",
+        r"^EIP=" + HEX8 + " EFLAGS=" + HEX8 + " CS=0060 SS=0068",
+        r"^exits: \d+",
+    ], reject=[r"VMM PANIC", r"^SUMMARY:"]) for arg in ("nest", "nest-dftask")],
+    # Corrupted tables the guest cannot survive: each ends in a triple
+    # fault the VMM reports.
+    *[Boot(f"guest-chaos-tables-final-{what}", ["run", "--kernel",
+                                                "build/guests/chaos_tables.elf",
+                                                "--kernel-args", f"final={what}"], 4, [
+        rf"^chaos_tables: final: {what}$",
+        r"^\*\*\* guest stopped by the VMM: triple fault while delivering #(UD|PF) ",
+        r"^exits: \d+",
+    ], reject=[r"VMM PANIC", r"^SUMMARY:"]) for what in ("tss", "ss0", "gdt", "idt", "pd")],
+    # Found by chaos_code: a user process entering virtual-8086 mode
+    # through QEMU's lax iret once made its next trap look like the VMM's
+    # own, a VMM panic.  Now the guest is stopped with a report.
+    Boot("guest-v86-from-user", ["run", "--kernel", "build/guests/chaos_repro.elf",
+                                 "--kernel-args", "v86-iret-user"], 4, [
+        r"^\*\*\* guest stopped by the VMM: the guest entered virtual-8086 mode",
+        r"^ringvisor: VMM integrity check passed",
+    ], reject=[r"VMM PANIC"]),
 ]
