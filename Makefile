@@ -107,6 +107,9 @@ $(B)/unit/test_emulate: tests/unit/test_emulate.c $(HOST_PURE_OBJS) $(HOST_EMU_O
 
 unit-bins: $(UNIT_BINS)
 
+# ---- fuzzing the pure-C core with libFuzzer (tests/fuzz/fuzz.mk) ----
+include tests/fuzz/fuzz.mk
+
 # ---- the guest Linux: kernel, Busybox initramfs (linux/linux.mk) ----
 # The initramfs carries the Linux tests too (tests/linux/): a user can run
 # them from the shell, and the end-to-end tests boot with rv.run= them.
@@ -137,11 +140,12 @@ $(B)/ringvisor.iso: $(B)/ringvisor.elf $(B)/guests/hello.elf tools/mkiso.sh
 deps:
 	@tools/deps.sh
 	@tools/linux/deps.sh
+	@tests/fuzz/deps.sh
 
 run: deps all linux
 	./ringvisor run
 
-test: deps all unit-bins linux
+test: deps all unit-bins fuzz-bins linux
 	python3 tests/run.py
 
 # Benchmarks against native (never part of test): build/bench/.

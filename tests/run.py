@@ -5,6 +5,8 @@
 
 unit: every build/unit/test_* binary (cmocka); each test function counts.
 e2e:  tests/e2e/run.py; each case counts.
+fuzz: each libFuzzer target over its seed corpus (tests/fuzz/run_corpus.py);
+      each target counts.
 """
 
 import argparse
@@ -54,7 +56,23 @@ def e2e_tier(selected):
     return passed, failed
 
 
-TIERS = {"unit": unit_tier, "e2e": e2e_tier}
+FUZZ_LINE = re.compile(r"^(PASS|FAIL) fuzz-", re.M)
+
+
+def fuzz_tier(selected):
+    args = [sys.executable, os.path.join(ROOT, "tests", "fuzz", "run_corpus.py")]
+    if selected:
+        args += ["-k", selected]
+    p = subprocess.run(args, capture_output=True, text=True, errors="replace")
+    sys.stdout.write(p.stdout + p.stderr)
+    results = FUZZ_LINE.findall(p.stdout)
+    passed, failed = results.count("PASS"), results.count("FAIL")
+    if p.returncode != 0 and failed == 0:
+        failed = 1      # it printed its own "fuzz: N passed, N failed"
+    return passed, failed
+
+
+TIERS = {"unit": unit_tier, "fuzz": fuzz_tier, "e2e": e2e_tier}
 
 
 def main():
