@@ -35,7 +35,8 @@ static int32_t set_gdt_entry(struct vcpu *v, uint32_t index, uint32_t lo,
 			     uint32_t hi)
 {
 	uint64_t raw = ((uint64_t)hi << 32) | lo;
-	if (index == 0 || index * 8 + 7 > v->gdtr.limit)
+	/* 64-bit: index * 8 must not wrap around to a valid entry. */
+	if (index == 0 || (uint64_t)index * 8 + 7 > v->gdtr.limit)
 		return RV_EINVAL;
 	if (vmem_write_sys(v, v->gdtr.base + index * 8, &raw, 8))
 		return RV_EFAULT;

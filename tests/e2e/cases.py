@@ -277,4 +277,8 @@ CASES = [
         r"^\*\*\* guest stopped by the VMM: the guest entered virtual-8086 mode",
         r"^ringvisor: VMM integrity check passed",
     ], reject=[r"VMM PANIC"]),
+    Boot("guest-hc-gdt-index-wrap", ["run", "--kernel", "build/guests/chaos_repro.elf",
+                                     "--kernel-args", "hc-gdt-index-wrap"], 0, [
+        r"^PASS: set gdt entry 0x20000000 is refused",
+    ], reject=[r"VMM PANIC", r"^FAIL:"]),
 ]

@@ -474,6 +474,24 @@ static void test_hypercall_pv_irq_checks_its_word(void **state)
 	assert_int_equal(u32_at(0x7008), 1);		/* active */
 }
 
+/* Found by chaos_hypercalls (guests/chaos_repro hc-gdt-index-wrap): an
+ * index whose * 8 wraps to 0 wrote GDT entry 0. */
+static void test_hypercall_set_gdt_entry_index_does_not_wrap(void **state)
+{
+	(void)state;
+	struct event e;
+	uint64_t entry0;
+	fake_regs.eax = RV_HC_SET_GDT_ENTRY;
+	fake_regs.ebx = 0x20000000;		/* * 8 = 2^32: entry 0 */
+	fake_regs.ecx = 0xffffffff;
+	fake_regs.edx = 0xffffffff;
+	CODE(0xcd, RV_HYPERCALL_VECTOR);
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal((int32_t)fake_regs.eax, RV_EINVAL);
+	memcpy(&entry0, fake_ram + FAKE_GDT, 8);
+	assert_true(entry0 == 0);
+}
+
 static void test_undecodable_reflects_gp(void **state)
 {
 	(void)state;
@@ -536,6 +554,7 @@ int main(void)
 		cmocka_unit_test_setup(test_iret_to_kernel_from_user_is_gp, setup),
 		cmocka_unit_test_setup(test_hypercall_probe, setup),
 		cmocka_unit_test_setup(test_hypercall_pv_irq_checks_its_word, setup),
+		cmocka_unit_test_setup(test_hypercall_set_gdt_entry_index_does_not_wrap, setup),
 		cmocka_unit_test_setup(test_undecodable_reflects_gp, setup),
 		cmocka_unit_test_setup(test_random_bytes_never_crash, setup),
 	};
