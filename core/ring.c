@@ -337,10 +337,29 @@ enum emulation ring_far_transfer(struct vcpu *v, const struct insn *in,
 		target_cs = (uint16_t)ptr[1];
 	}
 
+	/*
+	 * A system descriptor: a call gate, task gate or TSS the guest may
+	 * use is a transfer the VMM does not virtualize, and stops the guest.
+	 * Anything else there (an empty slot, an LDT, a busy TSS, a gate or
+	 * TSS above the caller's privilege) is the #GP(selector) the CPU
+	 * gives (SDM Vol. 2, JMP/CALL), which a user process must get rather
+	 * than stopping the whole guest.
+	 */
 	uint64_t raw;
-	if (vmem_descriptor(v, target_cs, &raw) == 0 && !segment_decode(raw).s)
+	if (vmem_descriptor(v, target_cs, &raw) == 0 && !segment_decode(raw).s) {
+		struct segment sys = segment_decode(raw);
+		unsigned rpl = target_cs & 3, need = rpl > v->vpl ? rpl : v->vpl;
+		int usable = sys.present && sys.dpl >= need &&
+			     (sys.type == 0xc || sys.type == 0x4 ||	/* call gates */
+			      sys.type == 0x5 ||			/* task gate */
+			      sys.type == 0x9 || sys.type == 0x1);	/* available TSS */
+		if (!usable) {
+			*raise = gp(target_cs);
+			return RAISE;
+		}
 		guest_die(v, "far transfer through system descriptor 0x%04x "
 			  "(call gate or task): not virtualized", target_cs);
+	}
 	struct segment code;
 	if ((target_cs & 3) > v->vpl) {
 		*raise = gp(target_cs);
