@@ -216,13 +216,34 @@ static enum emulation return_to(struct vcpu *v, uint32_t eip, uint16_t cs,
 	return EMULATED;
 }
 
+/*
+ * A 16-bit iret or far ret (words: IP, CS[, FLAGS]).  The VMM does not
+ * virtualize 16-bit transfers, but the checks the CPU makes before any
+ * transfer still come first, so a frame it would refuse gives the guest
+ * its fault (SDM Vol. 2, IRET and RET): #SS/#PF if the words cannot be
+ * read, #GP(0) for a null CS.  Only a transfer that would go ahead stops
+ * the guest.
+ */
+static enum emulation sixteen_bit_return(struct vcpu *v, unsigned words,
+					 const char *what, struct event *raise)
+{
+	uint16_t frame[3];
+	if (read_stack(v, v->regs->esp, frame, words * 2, raise))
+		return RAISE;
+	if ((frame[1] & 0xfffc) == 0) {
+		*raise = gp(0);
+		return RAISE;
+	}
+	guest_die(v, "16-bit %s is not virtualized", what);
+}
+
 enum emulation ring_iret(struct vcpu *v, const struct insn *in, struct event *raise)
 {
 	struct trapframe *tf = v->regs;
 	uint32_t frame[3];		/* EIP, CS, EFLAGS */
 
 	if (in->opsize != 4)
-		guest_die(v, "16-bit iret is not virtualized");
+		return sixteen_bit_return(v, 3, "iret", raise);
 	if (tf->eflags & EFLAGS_NT)
 		guest_die(v, "iret with NT set (a task return) is not virtualized");
 	if (read_stack(v, tf->esp, frame, sizeof(frame), raise))
@@ -306,8 +327,11 @@ enum emulation ring_far_transfer(struct vcpu *v, const struct insn *in,
 	uint32_t target_eip;
 	uint16_t target_cs;
 
-	if (in->opsize != 4)
+	if (in->opsize != 4) {
+		if (in->map == MAP_ONE_BYTE && (in->opcode == 0xca || in->opcode == 0xcb))
+			return sixteen_bit_return(v, 2, "far ret", raise);
 		guest_die(v, "16-bit far transfers are not virtualized");
+	}
 
 	if (in->map == MAP_ONE_BYTE && (in->opcode == 0xca || in->opcode == 0xcb)) {
 		uint32_t frame[2];	/* EIP, CS */

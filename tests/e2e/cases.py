@@ -281,11 +281,12 @@ CASES = [
                                      "--kernel-args", "hc-gdt-index-wrap"], 0, [
         r"^PASS: set gdt entry 0x20000000 is refused",
     ], reject=[r"VMM PANIC", r"^FAIL:"]),
-    # Far transfers to empty or system descriptors: the #GP(selector) the
-    # CPU gives (natively the same lines), not a stopped guest.
+    # Far transfers to empty or system descriptors, 16-bit returns to a
+    # null CS: the #GP the CPU gives (natively the same lines), not a
+    # stopped guest.
     *[Boot(f"guest-{word}", ["run", "--kernel", "build/guests/chaos_repro.elf",
                               "--kernel-args", word], 0, [r"^PASS: "],
            reject=[r"VMM PANIC", r"^FAIL:", r"guest stopped by the VMM"])
       for word in ("farjmp-empty-user", "lcall-empty-user", "farjmp-tss-user",
-                   "farjmp-empty-kernel")],
+                   "farjmp-empty-kernel", "iretw-user", "retfw-user")],
 ]
