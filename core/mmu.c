@@ -95,8 +95,9 @@ void mmu_load_cr3(struct vcpu *v)
 void mmu_protected_write_done(struct vcpu *v, uint32_t va)
 {
 	mmu_invalidate(v, va);		/* the next access maps it read-only again */
-	/* The write (at most 8 bytes; the #PF gave the address of its first
-	 * byte) can have changed only the descriptors around it. */
+	/* The write started at va (the #PF gave its first byte); one
+	 * instruction may write up to 512 bytes (fxsave), and stays on the
+	 * page opened for it: mirror the table entries on that page. */
 	uint32_t gpa;
 	if (vmem_translate(v, va & ~(PAGE - 1), 0, &gpa)) {
 		ring_mirror_gdt(v);		/* unmapped meanwhile: all of them */
@@ -104,8 +105,7 @@ void mmu_protected_write_done(struct vcpu *v, uint32_t va)
 			ring_mirror_ldt(v);
 		return;
 	}
-	gpa += va & (PAGE - 1);
-	ring_mirror_written(v, gpa, 8);
+	ring_mirror_written(v, gpa, PAGE);
 }
 
 /* ---- page faults ---- */

@@ -493,10 +493,16 @@ static int run_exit(struct input *in)
 			mark_pending(v, vector);
 		}
 	}
-	if (v->halted)
-		return 1;	/* the VMM would wait for an interrupt */
 	if (v->sti_shadow && tf->eip != v->sti_shadow_eip)
 		v->sti_shadow = 0;
+	if (v->tables_written) {	/* the VMM stored into a table page */
+		v->tables_written = 0;
+		ring_mirror_gdt(v);
+		if (v->ldtr)
+			ring_mirror_ldt(v);
+	}
+	if (v->halted)
+		return 1;	/* the VMM would wait for an interrupt: the end */
 	deliver_pending(v);
 	pv_irq_sync_out(v);
 	return 0;

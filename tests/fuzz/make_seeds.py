@@ -207,6 +207,11 @@ def emulate_seeds():
     yield "exception-df-triple", emulate_input(
         "90", tables=(FAKE_GDT, 0xff, FAKE_IDT, 0x7, 0, 0, 0, 0x80, FAKE_TSS, 0x67),
         exits=((X_EXC, u8(0) + u16(0)),))
+    # Regression seeds: inputs of bugs the fuzzers found, fixed since.
+    yield "regress-far-jmp-clip", emulate_input(        # 89c3bb1
+        "ea 00 10 00 00 88 00", patches=[(R_GDT, 0x88, u64(descriptor(0xfbfff800, 0xfffff, 0xa)))])
+    yield "regress-ins-into-gdt", emulate_input(        # 515ccec
+        "f3 6c", regs={"ecx": 8, "edi": FAKE_GDT + 0x68, "edx": 0x80})
     yield "user-ring0-stack", emulate_input(
         "cd 80", flags=F_USER | F_VIF,
         segs=(0x7b, 0x7b, 0, 0, 0x73, 0x7b, 0, 0),
@@ -273,6 +278,8 @@ def seg_seeds():
     }
     for name, raw in seeds.items():
         yield name, u64(raw) + u8(0) + u64(raw) + u8(3)
+    # Regression seed: clipping under a page below the VMM (fixed in 89c3bb1).
+    yield "regress-clip-underflow", u64(descriptor(0xfbfff800, 0xfffff, 0xa)) + u8(0)
 
 
 # ---- fuzz_multiboot: info offset, flags, physical memory from 0x1000 ----
