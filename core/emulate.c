@@ -230,14 +230,27 @@ static enum emulation emulate_in_out(struct vcpu *v, const struct insn *in)
 }
 
 /* ins/outs, with or without rep: one element at a time through guest memory. */
+/*
+ * A rep ins/outs runs at most STRING_IO_CHUNK iterations per exit: then EIP
+ * stays on the instruction, with ECX, ESI/EDI saying how far it got, as
+ * after an interrupt between iterations (SDM Vol. 2, REP), and the next
+ * run of it traps again.  So a huge count cannot hold the VMM with the
+ * guest's interrupts waiting.
+ */
+#define STRING_IO_CHUNK 1024
+
 static enum emulation emulate_string_io(struct vcpu *v, const struct insn *in,
-					struct event *raise)
+					struct fetched *f, struct event *raise)
 {
 	struct trapframe *tf = v->regs;
 	unsigned size = in->opsize;
 	int is_out = in->opcode & 0x02;
 	uint32_t addr_mask = in->addrsize == 2 ? 0xffffu : 0xffffffffu;
 	uint32_t count = in->rep ? (tf->ecx & addr_mask) : 1;
+	if (count > STRING_IO_CHUNK) {
+		count = STRING_IO_CHUNK;
+		f->eip_set = 1;		/* not done: run it again */
+	}
 	int step = (tf->eflags & EFLAGS_DF) ? -(int)size : (int)size;
 	/* outs reads DS:ESI (overridable); ins writes ES:EDI (never). */
 	int seg = is_out ? (in->seg >= 0 ? in->seg : SEG_DS) : SEG_ES;
@@ -526,7 +539,7 @@ static enum emulation dispatch(struct vcpu *v, const struct insn *in,
 		case 0xec: case 0xed: case 0xee: case 0xef:
 			return emulate_in_out(v, in);
 		case 0x6c: case 0x6d: case 0x6e: case 0x6f:
-			return emulate_string_io(v, in, raise);
+			return emulate_string_io(v, in, f, raise);
 		case 0xcc: case 0xcd: case 0xce:
 			return ring_software_interrupt(v, in, raise);
 		case 0xcf:

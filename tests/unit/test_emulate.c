@@ -329,6 +329,28 @@ static void test_keyboard_controller_reset_ends_the_guest(void **state)
 	assert_int_equal(run_gp(&e), EMULATED);
 }
 
+/* Noted by the fuzzing helper: a rep ins with a huge count ran whole in
+ * one exit.  It now runs in chunks, EIP staying on it until done. */
+static void test_rep_ins_runs_in_chunks(void **state)
+{
+	(void)state;
+	struct event e;
+	fake_regs.ecx = 3000;
+	fake_regs.edi = 0x10000;
+	fake_regs.edx = 0x60;			/* nothing there: reads 0xff */
+	CODE(0xf3, 0x6c);				/* rep insb */
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal(fake_regs.ecx, 3000 - 1024);
+	assert_int_equal(fake_regs.eip, FAKE_CODE);	/* again, later */
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal(fake_regs.ecx, 0);
+	assert_int_equal(fake_regs.edi, 0x10000 + 3000);
+	assert_int_equal(fake_regs.eip, FAKE_CODE + 2);
+	assert_int_equal(fake_ram[0x10000 + 2999], 0xff);
+	assert_int_equal(fake_ram[0x10000 + 3000], 0);
+}
+
 static void test_in_from_absent_port(void **state)
 {
 	(void)state;
@@ -546,6 +568,7 @@ int main(void)
 		cmocka_unit_test_setup(test_emulated_store_to_a_table_page_is_noted, setup),
 		cmocka_unit_test_setup(test_out_to_exit_port_shuts_down, setup),
 		cmocka_unit_test_setup(test_keyboard_controller_reset_ends_the_guest, setup),
+		cmocka_unit_test_setup(test_rep_ins_runs_in_chunks, setup),
 		cmocka_unit_test_setup(test_in_from_absent_port, setup),
 		cmocka_unit_test_setup(test_privileged_from_user_mode_is_gp, setup),
 		cmocka_unit_test_setup(test_int80_from_user_switches_to_kernel_stack, setup),
