@@ -201,11 +201,10 @@ static enum emulation emulate_sti(struct vcpu *v, struct fetched *f,
 	 * interrupt already waiting in the VMM needs the VMM back after it:
 	 * single-step it.  Otherwise no step is started yet; guest_exit
 	 * starts one if an interrupt arrives before the instruction has run. */
-	for (unsigned w = 0; w < 8; w++)
-		if (v->pending_irqs[w]) {
-			step_sti_shadow(v, f->next_eip);
-			return EMULATED;
-		}
+	if (vcpu_irq_pending(v)) {
+		step_sti_shadow(v, f->next_eip);
+		return EMULATED;
+	}
 	v->sti_shadow = 1;
 	v->sti_shadow_eip = f->next_eip;
 	return EMULATED;
@@ -229,9 +228,9 @@ static enum emulation emulate_in_out(struct vcpu *v, const struct insn *in)
 	return EMULATED;
 }
 
-/* ins/outs, with or without rep: one element at a time through guest memory. */
 /*
- * A rep ins/outs runs at most STRING_IO_CHUNK iterations per exit: then EIP
+ * ins/outs, with or without rep: one element at a time through guest
+ * memory.  A rep ins/outs runs at most STRING_IO_CHUNK iterations per exit: then EIP
  * stays on the instruction, with ECX, ESI/EDI saying how far it got, as
  * after an interrupt between iterations (SDM Vol. 2, REP), and the next
  * run of it traps again.  So a huge count cannot hold the VMM with the
@@ -356,10 +355,11 @@ static enum emulation emulate_mov_cr(struct vcpu *v, const struct insn *in,
 #define DR7_FIXED1 0x00000400u
 #define DR7_FIXED0 0x0000d800u
 
-void emulate_reset_debug_registers(struct vcpu *v)
+void emulate_reset(struct vcpu *v)
 {
 	v->dr[6] = DR6_FIXED1;
 	v->dr[7] = DR7_FIXED1;
+	v->pat = PAT_RESET_VALUE;
 }
 
 static enum emulation emulate_mov_dr(struct vcpu *v, const struct insn *in)
@@ -417,12 +417,8 @@ static enum emulation emulate_msr(struct vcpu *v, const struct insn *in)
 		value = v->sysenter_eip;
 		break;
 	case MSR_PAT:
-		if (!v->pat_written)
-			v->pat = PAT_RESET_VALUE;
-		if (write) {
+		if (write)
 			v->pat = value;
-			v->pat_written = 1;
-		}
 		value = v->pat;
 		break;
 	default:
@@ -580,6 +576,17 @@ static enum emulation dispatch(struct vcpu *v, const struct insn *in,
 	return RAISE;
 }
 
+/* Fetch what there is of the 15 bytes at CS:EIP (the end of RAM or of a
+ * mapping may cut it); returns how many. */
+static unsigned fetch_insn_bytes(struct vcpu *v, uint8_t bytes[INSN_MAX_LEN])
+{
+	unsigned avail;
+	for (avail = INSN_MAX_LEN; avail > 0; avail--)
+		if (vmem_read(v, v->cs_base + v->regs->eip, bytes, avail) == 0)
+			break;
+	return avail;
+}
+
 /*
  * A write to a page holding the guest's GDT or LDT (core/mmu.c).  The
  * common case is a plain mov of a register or an immediate (Linux's TLS
@@ -599,9 +606,7 @@ int emulate_table_store(struct vcpu *v, uint32_t fault_va, uint32_t gpa)
 	 * after the instruction would be ours to raise. */
 	if (v->vpl != VPL_KERNEL || (tf->eflags & EFLAGS_TF) || v->step_reasons)
 		return -1;
-	for (avail = INSN_MAX_LEN; avail > 0; avail--)
-		if (vmem_read(v, v->cs_base + tf->eip, bytes, avail) == 0)
-			break;
+	avail = fetch_insn_bytes(v, bytes);
 	if (avail == 0 || decode_insn(bytes, avail, 1, &in) != DECODE_OK ||
 	    in.map != MAP_ONE_BYTE || in.mod == 3 || in.lock || in.rep)
 		return -1;
@@ -681,10 +686,7 @@ enum emulation emulate_gp(struct vcpu *v, uint32_t error, struct event *raise)
 	unsigned avail;
 	struct insn in;
 
-	/* Fetch what there is of the 15 bytes (the end of RAM may cut it). */
-	for (avail = INSN_MAX_LEN; avail > 0; avail--)
-		if (vmem_read(v, v->cs_base + tf->eip, bytes, avail) == 0)
-			break;
+	avail = fetch_insn_bytes(v, bytes);
 	*raise = emulate_fault(VEC_GP, error);
 	if (avail == 0)
 		return RAISE;

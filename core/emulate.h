@@ -25,8 +25,8 @@ enum emulation {
 /* Handle a #GP (error code error) taken at the guest's EIP. */
 enum emulation emulate_gp(struct vcpu *v, uint32_t error, struct event *raise);
 
-/* The debug registers' values at reset. */
-void emulate_reset_debug_registers(struct vcpu *v);
+/* The reset values of what the emulator keeps: debug registers, PAT. */
+void emulate_reset(struct vcpu *v);
 
 /* ---- shared by the emulator's files ---- */
 
@@ -73,6 +73,8 @@ void ring_mirror_gdt(struct vcpu *v);
 /* Mirror again the entries on guest-physical [gpa, gpa + len), just written. */
 void ring_mirror_written(struct vcpu *v, uint32_t gpa, uint32_t len);
 void ring_mirror_ldt(struct vcpu *v);
+/* Both: the GDT, and the LDT if one is loaded. */
+void ring_mirror_tables(struct vcpu *v);
 
 /* A store faulting at fault_va on a descriptor-table page the guest may
  * write (guest-physical gpa): emulated if it is a plain mov; 0 if done. */

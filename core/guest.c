@@ -52,7 +52,7 @@ static void init_vcpu(struct vcpu *v, const struct guest_entry *entry)
 	v->cs = BOOT_CS;
 	v->ss = BOOT_DS;
 	v->cr0 = CR0_PE | CR0_ET;
-	emulate_reset_debug_registers(v);
+	emulate_reset(v);
 }
 
 /* The integrity check (core/canary.h): a guard frame each side of guest
@@ -124,11 +124,12 @@ static int load_guest(struct vcpu *v, const struct boot_info *bi,
 				  "kernel and an initrd only", bi->modules[2].string);
 			return -1;
 		}
+		const char *cmdline = module_args(kernel);
 		if (linux_load(&v->mem, kernel->data, ksize,
 			       initrd ? initrd->data : 0,
 			       initrd ? initrd->end - initrd->start : 0,
-			       module_args(kernel), entry, why, sizeof(why)) == 0) {
-			kprintf("guest: Linux, command line \"%s\"\n", module_args(kernel));
+			       cmdline, entry, why, sizeof(why)) == 0) {
+			kprintf("guest: Linux, command line \"%s\"\n", cmdline);
 			return 0;
 		}
 	}
@@ -280,19 +281,11 @@ static void pv_irq_sync_in(struct vcpu *v)
 		v->vif = vif != 0;
 }
 
-static int any_pending(const struct vcpu *v)
-{
-	for (unsigned w = 0; w < 8; w++)
-		if (v->pending_irqs[w])
-			return 1;
-	return 0;
-}
-
 static void pv_irq_sync_out(struct vcpu *v)
 {
 	if (!v->pv_irq)
 		return;
-	uint32_t words[2] = { (uint32_t)v->vif, (uint32_t)any_pending(v) };
+	uint32_t words[2] = { (uint32_t)v->vif, (uint32_t)vcpu_irq_pending(v) };
 	gmem_write(&v->mem, v->pv_irq_gpa, words, sizeof(words));
 }
 
@@ -390,9 +383,7 @@ struct vcpu *guest_exit(struct trapframe *tf)
 		v->sti_shadow = 0;	/* the instruction was emulated */
 	if (v->tables_written) {
 		v->tables_written = 0;
-		ring_mirror_gdt(v);
-		if (v->ldtr)
-			ring_mirror_ldt(v);
+		ring_mirror_tables(v);
 	}
 	deliver_pending(v);
 	pv_irq_sync_out(v);

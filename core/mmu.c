@@ -31,15 +31,6 @@ void mmu_invalidate(struct vcpu *v, uint32_t va)
 
 /* ---- protected pages: the guest's descriptor tables ---- */
 
-static int is_protected(const struct vcpu *v, uint32_t gpa)
-{
-	uint32_t page = gpa & ~(PAGE - 1);
-	for (unsigned i = 0; i < v->nprotected; i++)
-		if (v->protected_pages[i] == page)
-			return 1;
-	return 0;
-}
-
 static void protect_range(struct vcpu *v, uint32_t base, uint32_t limit)
 {
 	uint32_t last = base + limit < base ? 0xfffff000u : (base + limit) & ~(PAGE - 1);
@@ -49,9 +40,9 @@ static void protect_range(struct vcpu *v, uint32_t base, uint32_t limit)
 		 * through either, until it maps it: then writes to it do not
 		 * trap, and the ring code re-reads the tables instead. */
 		if (vmem_translate(v, page, 0, &gpa) != 0 ||
-		    (!is_protected(v, gpa) && v->nprotected == MAX_PROTECTED_PAGES))
+		    (!vcpu_table_page(v, gpa) && v->nprotected == MAX_PROTECTED_PAGES))
 			v->tables_unprotected = 1;
-		else if (!is_protected(v, gpa))
+		else if (!vcpu_table_page(v, gpa))
 			v->protected_pages[v->nprotected++] = gpa & ~(PAGE - 1);
 		if (page >= last)
 			break;
@@ -99,13 +90,10 @@ void mmu_protected_write_done(struct vcpu *v, uint32_t va)
 	 * instruction may write up to 512 bytes (fxsave), and stays on the
 	 * page opened for it: mirror the table entries on that page. */
 	uint32_t gpa;
-	if (vmem_translate(v, va & ~(PAGE - 1), 0, &gpa)) {
-		ring_mirror_gdt(v);		/* unmapped meanwhile: all of them */
-		if (v->ldtr)
-			ring_mirror_ldt(v);
-		return;
-	}
-	ring_mirror_written(v, gpa, PAGE);
+	if (vmem_translate(v, va & ~(PAGE - 1), 0, &gpa))
+		ring_mirror_tables(v);		/* unmapped meanwhile: all of them */
+	else
+		ring_mirror_written(v, gpa, PAGE);
 }
 
 /* ---- page faults ---- */
@@ -179,7 +167,7 @@ void mmu_page_fault(struct vcpu *v, uint32_t va, uint32_t error)
 	/* Case 2: the guest allows it; the shadow catches up. */
 	uint32_t host = v->mem.host_base + (gpa & ~(PAGE - 1));
 	int protected_write = 0;
-	if (is_protected(v, gpa)) {
+	if (vcpu_table_page(v, gpa)) {
 		protected_write = writable && (access & ACCESS_WRITE);
 		if (!protected_write)
 			writable = 0;

@@ -34,9 +34,6 @@
 #define DESC_TYPE_TSS32     0x9
 #define DESC_TSS_BUSY       0x2
 
-/* SYSENTER/SYSEXIT load flat segments whatever the GDT says (SDM Vol. 2,
- * SYSENTER): these are the descriptors they imply (the aliases get DPL 3). */
-
 static struct event gp(uint32_t error)
 {
 	return emulate_fault(VEC_GP, error & 0xfffc);
@@ -155,11 +152,8 @@ static void enter_user_mode(struct vcpu *v)
 	 * among them.  Only if some table page could not be protected may
 	 * the kernel have changed entries unseen: re-read them then, before
 	 * user code reloads a segment from them. */
-	if (v->tables_unprotected) {
-		ring_mirror_gdt(v);
-		if (v->ldtr)
-			ring_mirror_ldt(v);
-	}
+	if (v->tables_unprotected)
+		ring_mirror_tables(v);
 	arch_guest_switch_ring(v);
 }
 
@@ -537,6 +531,13 @@ void ring_mirror_ldt(struct vcpu *v)
 			vmem_read_sys(v, v->ldt.base + i * 8, &raw, 8);
 		arch_guest_mirror_ldt(i, raw);
 	}
+}
+
+void ring_mirror_tables(struct vcpu *v)
+{
+	ring_mirror_gdt(v);
+	if (v->ldtr)
+		ring_mirror_ldt(v);
 }
 
 /* Mirror entry i of the GDT (or LDT) again, from the guest's table. */

@@ -29,7 +29,8 @@
 /* The first linear address the guest may not reach. */
 #define GUEST_LINEAR_LIMIT 0xFC000000u
 
-/* Flat 4 GiB ring-0 code and data descriptors. */
+/* Flat 4 GiB ring-0 code and data descriptors: what SYSENTER/SYSEXIT load
+ * whatever the GDT says (SDM Vol. 2, SYSENTER), and the boot segments. */
 #define FLAT_CODE_DPL0 0x00cf9a000000ffffull
 #define FLAT_DATA_DPL0 0x00cf92000000ffffull
 

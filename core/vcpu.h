@@ -84,8 +84,7 @@ struct vcpu {
 	struct descriptor_table ldt;	/* the guest LDT's base and limit, cached by lldt */
 	uint32_t tr_base, tr_limit;	/* the guest TSS, cached by ltr */
 	uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
-	uint64_t pat;			/* the PAT MSR, once written */
-	int pat_written;
+	uint64_t pat;			/* the PAT MSR */
 
 	struct guest_mem mem;
 	struct shadow shadow;
@@ -95,6 +94,25 @@ struct vcpu {
 	int fault_bad_table;	/* a guest page table or PTE points past guest RAM */
 	uint32_t fault_address, fault_error;	/* the page tables the guest really runs on */
 };
+
+/* Whether guest-physical gpa is on a page holding the guest's GDT or LDT
+ * (core/mmu.c keeps the list). */
+static inline int vcpu_table_page(const struct vcpu *v, uint32_t gpa)
+{
+	for (unsigned i = 0; i < v->nprotected; i++)
+		if (v->protected_pages[i] == (gpa & ~0xfffu))
+			return 1;
+	return 0;
+}
+
+/* Whether any hardware interrupt waits in the VMM for the guest. */
+static inline int vcpu_irq_pending(const struct vcpu *v)
+{
+	for (unsigned w = 0; w < sizeof(v->pending_irqs) / sizeof(*v->pending_irqs); w++)
+		if (v->pending_irqs[w])
+			return 1;
+	return 0;
+}
 
 /* Which shadow table the guest's current virtual ring runs on. */
 static inline unsigned vcpu_shadow(const struct vcpu *v)

@@ -106,16 +106,6 @@ int vmem_translate(struct vcpu *v, uint32_t linear, unsigned access, uint32_t *g
 	return translate(v, linear, access, 0, gpa);
 }
 
-/* A write the VMM makes for the guest to a page holding its GDT or LDT
- * bypasses the write protection that keeps the mirrors in step: note it,
- * and the exit path mirrors the tables again (core/guest.c). */
-static void note_table_write(struct vcpu *v, uint32_t gpa)
-{
-	for (unsigned i = 0; i < v->nprotected; i++)
-		if (v->protected_pages[i] == (gpa & PAGE_FRAME))
-			v->tables_written = 1;
-}
-
 /* Copy page by page: each page translates on its own. */
 static int copy(struct vcpu *v, uint32_t linear, uint8_t *buf, uint32_t len,
 		unsigned access)
@@ -129,8 +119,11 @@ static int copy(struct vcpu *v, uint32_t linear, uint8_t *buf, uint32_t len,
 			return -1;
 		int r = (access & ACCESS_WRITE) ? gmem_write(&v->mem, gpa, buf, chunk)
 						: gmem_read(&v->mem, gpa, buf, chunk);
-		if (r == 0 && (access & ACCESS_WRITE))
-			note_table_write(v, gpa);
+		/* A write the VMM makes for the guest to a page of its GDT or
+		 * LDT bypasses the write protection that keeps the mirrors in
+		 * step: the exit path mirrors the tables again (core/guest.c). */
+		if (r == 0 && (access & ACCESS_WRITE) && vcpu_table_page(v, gpa))
+			v->tables_written = 1;
 		if (r) {
 			/* Outside guest RAM: with paging off that is all there
 			 * is to say; with paging, a PTE points past RAM. */

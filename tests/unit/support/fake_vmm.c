@@ -120,7 +120,7 @@ void fake_reset(void)
 	v->tr = 0x80;
 	v->tr_base = FAKE_TSS;
 	v->tr_limit = 0x67;
-	emulate_reset_debug_registers(v);
+	emulate_reset(v);
 }
 
 void fake_code(const uint8_t *bytes, unsigned len)
