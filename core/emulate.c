@@ -620,6 +620,10 @@ int emulate_table_store(struct vcpu *v, uint32_t fault_va, uint32_t gpa)
 		break;
 	case 0xc7: if (in.reg != 0) return -1; value = in.imm; size = in.opsize; break;
 	case 0xc6: if (in.reg != 0) return -1; value = in.imm; size = 1; break;
+	/* mov moffs, eAX / AL: Linux's load_TLS stores its three descriptors
+	 * into the per-CPU GDT at absolute addresses, on every context switch. */
+	case 0xa3: value = tf->eax; size = in.opsize; break;
+	case 0xa2: value = tf->eax & 0xff; size = 1; break;
 	default: return -1;
 	}
 	uint32_t linear;

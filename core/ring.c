@@ -523,23 +523,6 @@ enum emulation ring_load_segment(struct vcpu *v, const struct insn *in,
 
 /* ---- descriptor tables: lgdt, lidt, sgdt, sidt, lldt, ltr ---- */
 
-void ring_mirror_ldt(struct vcpu *v)
-{
-	for (unsigned i = 0; i < arch_guest_ldt_entries(); i++) {
-		uint64_t raw = 0;
-		if (v->ldtr && i * 8 + 7 <= v->ldt.limit)
-			vmem_read_sys(v, v->ldt.base + i * 8, &raw, 8);
-		arch_guest_mirror_ldt(i, raw);
-	}
-}
-
-void ring_mirror_tables(struct vcpu *v)
-{
-	ring_mirror_gdt(v);
-	if (v->ldtr)
-		ring_mirror_ldt(v);
-}
-
 /* Mirror entry i of the GDT (or LDT) again, from the guest's table. */
 static void mirror_entry(struct vcpu *v, uint32_t base, uint32_t limit, unsigned i, int ldt)
 {
@@ -550,6 +533,49 @@ static void mirror_entry(struct vcpu *v, uint32_t base, uint32_t limit, unsigned
 		arch_guest_mirror_ldt(i, raw);
 	else
 		arch_guest_mirror_gdt(i, raw);
+}
+
+/* Mirror entries first..last again, reading them a block at a time (a
+ * write to a table page can mean all of its entries). */
+static void mirror_entries(struct vcpu *v, uint32_t base, uint32_t limit,
+			   unsigned first, unsigned last, int ldt)
+{
+	enum { BLOCK = 32 };
+	uint64_t raw[BLOCK];
+	for (unsigned i = first; i <= last; i += BLOCK) {
+		unsigned n = last - i + 1 < BLOCK ? last - i + 1 : BLOCK;
+		if ((uint64_t)(i + n) * 8 - 1 > limit ||
+		    vmem_read_sys(v, base + i * 8, raw, n * 8)) {
+			/* Past the limit or not all readable: one by one. */
+			for (unsigned k = 0; k < n; k++)
+				mirror_entry(v, base, limit, i + k, ldt);
+			continue;
+		}
+		for (unsigned k = 0; k < n; k++) {
+			if (ldt)
+				arch_guest_mirror_ldt(i + k, raw[k]);
+			else
+				arch_guest_mirror_gdt(i + k, raw[k]);
+		}
+	}
+}
+
+void ring_mirror_ldt(struct vcpu *v)
+{
+	unsigned entries = arch_guest_ldt_entries();
+	if (v->ldtr) {
+		mirror_entries(v, v->ldt.base, v->ldt.limit, 0, entries - 1, 1);
+		return;
+	}
+	for (unsigned i = 0; i < entries; i++)
+		arch_guest_mirror_ldt(i, 0);	/* no LDT: every entry empty */
+}
+
+void ring_mirror_tables(struct vcpu *v)
+{
+	ring_mirror_gdt(v);
+	if (v->ldtr)
+		ring_mirror_ldt(v);
 }
 
 /*
@@ -580,8 +606,7 @@ static void mirror_table_range(struct vcpu *v, uint32_t base, uint32_t limit,
 			continue;
 		unsigned first = lo <= base ? 0 : (unsigned)((lo - base) / 8);
 		unsigned last = (unsigned)((hi - 1 - base) / 8);
-		for (unsigned i = first; i <= last && i < entries; i++)
-			mirror_entry(v, base, limit, i, ldt);
+		mirror_entries(v, base, limit, first, last < entries ? last : entries - 1, ldt);
 	}
 }
 
@@ -598,12 +623,7 @@ void ring_mirror_gdt(struct vcpu *v)
 {
 	if (v->gdtr.limit == 0)
 		return;		/* still on the boot segments */
-	for (unsigned i = 0; i < 32; i++) {
-		uint64_t raw = 0;
-		if (i * 8 + 7 <= v->gdtr.limit)
-			vmem_read_sys(v, v->gdtr.base + i * 8, &raw, 8);
-		arch_guest_mirror_gdt(i, raw);
-	}
+	mirror_entries(v, v->gdtr.base, v->gdtr.limit, 0, 31, 0);
 }
 
 static enum emulation load_tr(struct vcpu *v, uint16_t sel, struct event *raise)

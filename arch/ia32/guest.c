@@ -214,24 +214,49 @@ static struct {
 	uint32_t sel[4];
 } resume_checked;
 
+/*
+ * The guest descriptor each mirror entry was last made from.  The VMM
+ * mirrors again whatever a write to a table page may have touched, and
+ * most of it is unchanged (a write of one descriptor re-reads its
+ * neighbours): an unchanged entry costs a compare, and leaves the
+ * resume-time check cache valid.
+ */
+static struct {
+	uint64_t gdt[GDT_GUEST_ENTRIES], ldt[LDT_ENTRIES];
+	uint32_t gdt_known, ldt_known[LDT_ENTRIES / 32];
+} mirrored_from;
+
+static int same_as_mirrored(uint64_t *last, uint32_t *known, unsigned bit,
+			    uint64_t raw)
+{
+	uint32_t mask = 1u << (bit % 32);
+	if ((known[bit / 32] & mask) && *last == raw)
+		return 1;
+	known[bit / 32] |= mask;
+	*last = raw;
+	return 0;
+}
+
 void arch_guest_mirror_ldt(unsigned index, uint64_t raw)
 {
+	if (index >= LDT_ENTRIES ||
+	    same_as_mirrored(&mirrored_from.ldt[index], mirrored_from.ldt_known,
+			     index, raw))
+		return;
 	mirror_generation++;
-	if (index < LDT_ENTRIES) {
-		guest_ldt[GDT_VIEW_KERNEL][index] = segments_mirror(raw, VPL_KERNEL);
-		guest_ldt[GDT_VIEW_USER][index] = segments_mirror(raw, VPL_USER);
-	}
+	guest_ldt[GDT_VIEW_KERNEL][index] = segments_mirror(raw, VPL_KERNEL);
+	guest_ldt[GDT_VIEW_USER][index] = segments_mirror(raw, VPL_USER);
 }
 
 void arch_guest_mirror_gdt(unsigned index, uint64_t raw)
 {
+	if (index >= GDT_GUEST_ENTRIES ||
+	    same_as_mirrored(&mirrored_from.gdt[index], &mirrored_from.gdt_known,
+			     index, raw))
+		return;
 	mirror_generation++;
-	if (index < GDT_GUEST_ENTRIES) {
-		cpu_set_gdt_view_entry(GDT_VIEW_KERNEL, index,
-				       segments_mirror(raw, VPL_KERNEL));
-		cpu_set_gdt_view_entry(GDT_VIEW_USER, index,
-				       segments_mirror(raw, VPL_USER));
-	}
+	cpu_set_gdt_view_entry(GDT_VIEW_KERNEL, index, segments_mirror(raw, VPL_KERNEL));
+	cpu_set_gdt_view_entry(GDT_VIEW_USER, index, segments_mirror(raw, VPL_USER));
 }
 
 static unsigned view_of(const struct vcpu *v)

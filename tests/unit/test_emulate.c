@@ -274,6 +274,16 @@ static void test_descriptor_table_store_is_emulated_and_mirrored(void **state)
 	assert_int_not_equal(fake_gdt_mirror[6], 0);	/* mirrored again */
 	assert_int_equal(fake_regs.eip, FAKE_CODE + 3);
 
+	/* mov %eax, moffs32 (a3): how Linux's load_TLS writes the GDT. */
+	fake_regs.eax = 0x00cff200;		/* the same, DPL 1 */
+	fake_gdt_mirror[6] = 0;
+	CODE(0xa3, (uint8_t)entry6_hi, (uint8_t)(entry6_hi >> 8),
+	     (uint8_t)(entry6_hi >> 16), (uint8_t)(entry6_hi >> 24));
+	assert_int_equal(emulate_table_store(&fake_vcpu, entry6_hi, entry6_hi), 0);
+	assert_int_equal(u32_at(entry6_hi), 0x00cff200);
+	assert_int_not_equal(fake_gdt_mirror[6], 0);
+	assert_int_equal(fake_regs.eip, FAKE_CODE + 5);
+
 	/* Not the faulting address, or not a plain store: left to the step. */
 	CODE(0x89, 0x43, 0x34);
 	assert_int_equal(emulate_table_store(&fake_vcpu, entry6_hi + 4, entry6_hi + 4), -1);
