@@ -107,6 +107,14 @@ $(B)/unit/test_emulate: tests/unit/test_emulate.c $(HOST_PURE_OBJS) $(HOST_EMU_O
 
 unit-bins: $(UNIT_BINS)
 
+# ---- the profiler: a QEMU plugin counting instructions per block ----
+$(B)/tools/hotblocks.so: tools/prof/hotblocks.c
+	@mkdir -p $(dir $@)
+	$(call say,HOSTCC,$<)
+	$(Q)$(HOST_CC) -std=gnu11 -O2 -Wall -Wextra -Werror -shared -fPIC \
+		-fvisibility=hidden -o $@ $<
+profiler: $(B)/tools/hotblocks.so
+
 # ---- fuzzing the pure-C core with libFuzzer (tests/fuzz/fuzz.mk) ----
 include tests/fuzz/fuzz.mk
 
@@ -157,5 +165,5 @@ clean:
 
 # Keep intermediate objects (make would delete the host ones after a link).
 .SECONDARY:
-.PHONY: all guests unit-bins iso deps run test bench clean
+.PHONY: all guests unit-bins profiler iso deps run test bench clean
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
