@@ -79,6 +79,16 @@ enum walk_result guest_walk(const struct guest_mem *gm, const struct paging_mode
 		return WALK_OK;
 	}
 
+	/*
+	 * The PDE is used as soon as the CPU goes on to its page table, so
+	 * its A is set now, whatever the PTE then says (SDM Vol. 3A §4.8:
+	 * "whenever the processor uses a paging-structure entry as part of
+	 * linear-address translation, it sets the accessed flag").  A walk
+	 * that ends in a not-present or refusing PTE still marks the PDE, as
+	 * our hardware (QEMU's TCG) does; only the PTE is left alone.
+	 */
+	if (set_ad)
+		set_flags(gm, pde_gpa, pde, PTE_A);
 	uint32_t pte_gpa = (pde & FRAME) + ((va >> 12) & 1023) * 4;
 	if (read_entry(gm, pte_gpa, &pte))
 		return WALK_BAD_TABLE;
@@ -91,10 +101,8 @@ enum walk_result guest_walk(const struct guest_mem *gm, const struct paging_mode
 		out->error = fault_error(access, 1);
 		return WALK_FAULT;
 	}
-	if (set_ad) {
-		set_flags(gm, pde_gpa, pde, PTE_A);
+	if (set_ad)
 		set_flags(gm, pte_gpa, pte, PTE_A | ((access & ACCESS_WRITE) ? PTE_D : 0));
-	}
 	out->gpa = (pte & FRAME) | (va & ~FRAME);
 	out->page_size = 4096;
 	out->dirty = (pte & PTE_D) || (set_ad && (access & ACCESS_WRITE));

@@ -3,9 +3,10 @@
  * word on the command line (./ringvisor run --kernel
  * build/guests/chaos_repro.elf --kernel-args WORD; "all" runs all but
  * rep-ins-big, v86-iret-user last since it ends the run).  Each checks what
- * the hardware does (natively every one passes); under the VMM they fail,
- * stop the guest or panic the VMM.  Not in the e2e cases: they fail until
- * the VMM is fixed.
+ * the hardware does (natively every one passes).  Each found the VMM
+ * failing, stopping the guest or panicking; those it now gets right are e2e
+ * cases (guest-WORD in tests/e2e/cases.py), and those marked (open) still
+ * differ under the VMM (README, Security).
  *
  *   farjmp-empty-user   ljmp to an empty GDT slot from user mode: #GP(sel)
  *   lcall-empty-user    lcall to an empty GDT slot from user mode: #GP(sel)
@@ -14,19 +15,20 @@
  *   iretw-user          a 16-bit iret from user mode, CS 0 on the stack: #GP(0)
  *   retfw-user          a 16-bit far ret from user mode, CS 0 on the stack: #GP(0)
  *   ljmp-eip-limit-user a far jump in user mode to a user code segment whose
- *                       limit is below the new EIP: #GP(0) at the ljmp
- *   ldt-high            a segment in LDT entry 300 loads and reads
- *   iobitmap-user       user out to a port the TSS I/O bitmap opens: no fault
+ *                       limit is below the new EIP: #GP(0) at the ljmp (open)
+ *   ldt-high            a segment in LDT entry 300 loads and reads (open)
+ *   iobitmap-user       user out to a port the TSS I/O bitmap opens: no
+ *                       fault (open)
  *   v86-iret-user       user iret with EFLAGS.VM set in the frame and CS 0x60
  *                       (cs=N for another): on this CPU (QEMU's TCG) that
  *                       enters virtual-8086 mode even at CPL 3; the next
  *                       fault (a #UD) must reach the guest, from V86 mode
  *   code-in-fs          a readable code segment (base 0x10000) loaded into
- *                       %fs in the kernel reads through its base
+ *                       %fs in the kernel reads through its base (open)
  *   ss16-kernel         the kernel on a 16-bit stack segment keeps ESP's
- *                       upper half across an exit (cli)
+ *                       upper half across an exit (cli) (open)
  *   rpl3-data-kernel    the kernel loading a DPL 0 data segment with RPL 3
- *                       into %fs: #GP(sel)
+ *                       into %fs: #GP(sel) (open)
  *   pde-accessed        a read through a present PDE (A clear) to a PTE that
  *                       is not present: #PF, and the PDE's A bit is set (the
  *                       CPU used the PDE)

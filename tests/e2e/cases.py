@@ -289,4 +289,10 @@ CASES = [
            reject=[r"VMM PANIC", r"^FAIL:", r"guest stopped by the VMM"])
       for word in ("farjmp-empty-user", "lcall-empty-user", "farjmp-tss-user",
                    "farjmp-empty-kernel", "iretw-user", "retfw-user")],
+    # Where the VMM differed from the CPU (issue 7), now as the CPU does:
+    # the same PASS lines natively and under the VMM.
+    *[Boot(f"guest-{word}", ["run", "--kernel", "build/guests/chaos_repro.elf",
+                              "--kernel-args", word], 0, [r"^PASS: "],
+           reject=[r"VMM PANIC", r"^FAIL:", r"guest stopped by the VMM"])
+      for word in ("pde-accessed",)],
 ]

@@ -155,6 +155,24 @@ static void test_no_flags_without_set_ad_or_on_fault(void **state)
 	assert_int_equal(pte_of(0x401000) & D, 0);		/* a fault sets nothing */
 }
 
+static void test_pde_accessed_on_pte_fault(void **state)
+{
+	(void)state;
+	struct walk w;
+	/* The PDE was used to reach a PTE that is not present: its A is set
+	 * (the CPU used it), the PTE's is not. */
+	assert_int_equal(walk(0x401000, 0, &w), WALK_FAULT);
+	assert_true(*entry(PD + 4) & A);
+	assert_int_equal(pte_of(0x401000) & A, 0);
+	/* Not on a walk without set_ad, which only looks. */
+	set_pde(0x400000, PT | P | W | U);
+	assert_int_equal(guest_walk(&gm, &mode, 0x401000, 0, 0, &w), WALK_FAULT);
+	assert_int_equal(*entry(PD + 4) & A, 0);
+	/* A not-present PDE is not used. */
+	assert_int_equal(walk(0x800000, 0, &w), WALK_FAULT);
+	assert_int_equal(*entry(PD + 8) & A, 0);
+}
+
 static void test_large_pages(void **state)
 {
 	(void)state;
@@ -191,6 +209,7 @@ int main(void)
 		cmocka_unit_test_setup(test_read_only_page_and_wp, setup),
 		cmocka_unit_test_setup(test_accessed_and_dirty_flags, setup),
 		cmocka_unit_test_setup(test_no_flags_without_set_ad_or_on_fault, setup),
+		cmocka_unit_test_setup(test_pde_accessed_on_pte_fault, setup),
 		cmocka_unit_test_setup(test_large_pages, setup),
 		cmocka_unit_test_setup(test_table_outside_ram, setup),
 	};
