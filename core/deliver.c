@@ -197,6 +197,14 @@ static int try_deliver(struct vcpu *v, const struct event *ev, struct event *err
 		frame[n++] = v->ss;
 		frame[n++] = tf->esp;
 	}
+	/* The handler's EIP must lie within its code segment, checked once
+	 * the stack is known and before anything is pushed: #GP(0), with EXT
+	 * for an external event (SDM Vol. 2, INT n: "IF instruction pointer
+	 * from IDT gate is not within new code-segment limits THEN #GP(EXT)"). */
+	if (offset > cs.limit) {
+		*err = fault(VEC_GP, selector_error(ev, 0));
+		return -1;
+	}
 	frame[n++] = (tf->eflags & ~EFLAGS_IF) | (v->vif ? EFLAGS_IF : 0);
 	frame[n++] = v->cs;
 	frame[n++] = tf->eip;

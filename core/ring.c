@@ -79,6 +79,19 @@ static int check_code(struct vcpu *v, uint16_t sel, unsigned pl, uint64_t *raw,
 	return 0;
 }
 
+/* The new EIP of a transfer must lie within the new code segment, or the
+ * transfer itself is #GP(0), before anything changes (SDM Vol. 2, JMP,
+ * CALL, RET, IRET: "IF EIP not within code segment limit THEN #GP(0)").
+ * Code segments are never expand-down: the limit is the last offset. */
+static int check_eip(const struct segment *code, uint32_t eip, struct event *raise)
+{
+	if (eip > code->limit) {
+		*raise = gp(0);
+		return -1;
+	}
+	return 0;
+}
+
 /* A stack segment for privilege pl: RPL == DPL == pl, writable data. */
 static int check_stack(struct vcpu *v, uint16_t sel, unsigned pl,
 		       uint64_t *raw, struct segment *seg, struct event *raise)
@@ -185,6 +198,8 @@ static enum emulation return_to(struct vcpu *v, uint32_t eip, uint16_t cs,
 		return RAISE;
 
 	if (rpl == v->vpl) {		/* same ring */
+		if (check_eip(&code, eip, raise))
+			return RAISE;
 		ring_set_code(v, cs, rpl, raw);
 		tf->eip = eip;
 		tf->esp = esp_after;
@@ -198,7 +213,8 @@ static enum emulation return_to(struct vcpu *v, uint32_t eip, uint16_t cs,
 	uint64_t stack_raw;
 	struct segment stack;
 	if (read_stack(v, esp_after, outer, sizeof(outer), raise) ||
-	    check_stack(v, (uint16_t)outer[1], rpl, &stack_raw, &stack, raise))
+	    check_stack(v, (uint16_t)outer[1], rpl, &stack_raw, &stack, raise) ||
+	    check_eip(&code, eip, raise))	/* after the stack's checks */
 		return RAISE;
 	if (eflags)
 		load_eflags(v, *eflags);
@@ -383,7 +399,8 @@ enum emulation ring_far_transfer(struct vcpu *v, const struct insn *in,
 		*raise = gp(target_cs);
 		return RAISE;
 	}
-	if (check_code(v, target_cs, v->vpl, &raw, &code, raise))
+	if (check_code(v, target_cs, v->vpl, &raw, &code, raise) ||
+	    check_eip(&code, target_eip, raise))
 		return RAISE;
 
 	int is_call = in->opcode == 0x9a || (in->opcode == 0xff && in->reg == 3);

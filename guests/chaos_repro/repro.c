@@ -15,7 +15,7 @@
  *   iretw-user          a 16-bit iret from user mode, CS 0 on the stack: #GP(0)
  *   retfw-user          a 16-bit far ret from user mode, CS 0 on the stack: #GP(0)
  *   ljmp-eip-limit-user a far jump in user mode to a user code segment whose
- *                       limit is below the new EIP: #GP(0) at the ljmp (open)
+ *                       limit is below the new EIP: #GP(0) at the ljmp
  *   ldt-high            a segment in LDT entry 300 loads and reads (open)
  *   iobitmap-user       user out to a port the TSS I/O bitmap opens: no
  *                       fault (open)

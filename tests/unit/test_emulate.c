@@ -467,6 +467,78 @@ static void test_iret_to_kernel_from_user_is_gp(void **state)
 	assert_int_equal(fake_vcpu.vpl, VPL_USER);
 }
 
+/* A code segment based at 0 with a byte-granular limit, at GDT index i. */
+static void small_code_segment(unsigned i, uint32_t limit, unsigned dpl)
+{
+	uint32_t d[2] = { limit & 0xffff,
+			  (limit & 0xf0000u) | (0xbu << 8) | (1u << 12) | (dpl << 13) |
+			  (1u << 15) | (1u << 22) };
+	memcpy(fake_ram + FAKE_GDT + i * 8, d, 8);
+}
+
+static void test_far_transfer_past_the_code_limit_is_gp0(void **state)
+{
+	(void)state;
+	struct event e;
+	small_code_segment(20, 0xfff, 3);
+	fake_vcpu.vpl = VPL_USER;
+	fake_vcpu.cs = 0x73;
+	fake_vcpu.ss = 0x7b;
+	CODE(0xea, 0x00, 0x10, 0x00, 0x00, 0xa3, 0x00);	/* ljmp $0xa3, $0x1000 */
+	assert_int_equal(run_gp(&e), RAISE);
+	assert_int_equal(e.vector, VEC_GP);
+	assert_int_equal(e.error, 0);
+	assert_int_equal(fake_regs.eip, FAKE_CODE);	/* at the ljmp */
+	assert_int_equal(fake_vcpu.cs, 0x73);
+	/* The last byte of the segment is fine. */
+	CODE(0xea, 0xff, 0x0f, 0x00, 0x00, 0xa3, 0x00);	/* ljmp $0xa3, $0xfff */
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal(fake_vcpu.cs, 0xa3);
+	assert_int_equal(fake_regs.eip, 0xfff);
+	/* A far call pushes nothing when it faults. */
+	fake_vcpu.cs = 0x73;
+	fake_regs.esp = 0x7000;
+	CODE(0x9a, 0x00, 0x20, 0x00, 0x00, 0xa3, 0x00);	/* lcall $0xa3, $0x2000 */
+	assert_int_equal(run_gp(&e), RAISE);
+	assert_int_equal(e.error, 0);
+	assert_int_equal(fake_regs.esp, 0x7000);
+}
+
+static void test_iret_past_the_code_limit_is_gp0(void **state)
+{
+	(void)state;
+	struct event e;
+	small_code_segment(20, 0xfff, 3);
+	uint32_t frame[5] = { 0x400000, 0xa3, 0x202, 0x7ff0, 0x7b };
+	memcpy(fake_ram + 0x8000, frame, sizeof(frame));
+	fake_regs.esp = 0x8000;
+	CODE(0xcf);
+	assert_int_equal(run_gp(&e), RAISE);
+	assert_int_equal(e.vector, VEC_GP);
+	assert_int_equal(e.error, 0);
+	assert_int_equal(fake_vcpu.vpl, VPL_KERNEL);	/* nothing changed */
+	assert_int_equal(fake_vcpu.cs, 0x60);
+	assert_int_equal(fake_regs.esp, 0x8000);
+	/* A bad stack selector comes first (SDM Vol. 2, IRET). */
+	frame[4] = 0x68;
+	memcpy(fake_ram + 0x8000, frame, sizeof(frame));
+	assert_int_equal(run_gp(&e), RAISE);
+	assert_int_equal(e.error, 0x68);
+}
+
+static void test_handler_past_its_code_limit_is_gp0(void **state)
+{
+	(void)state;
+	small_code_segment(20, 0xfff, 0);
+	uint32_t gate[2] = { (0xa0u << 16) | 0x2000, 0x8000u | (0xeu << 8) };
+	memcpy(fake_ram + FAKE_IDT + 0x41 * 8, gate, 8);
+	fake_gate(13, 0x300000, 0, 0);
+	fake_regs.esp = 0x8000;
+	deliver_or_stop((struct event){ .vector = 0x41, .source = EVENT_EXTERNAL });
+	assert_int_equal(fake_regs.eip, 0x300000);	/* the #GP handler */
+	assert_int_equal(u32_at(0x8000 - 16), 1);	/* #GP(EXT): no selector */
+}
+
 static void test_hypercall_probe(void **state)
 {
 	(void)state;
@@ -585,6 +657,9 @@ int main(void)
 		cmocka_unit_test_setup(test_int_through_dpl0_gate_from_user_is_gp, setup),
 		cmocka_unit_test_setup(test_iret_to_user, setup),
 		cmocka_unit_test_setup(test_iret_to_kernel_from_user_is_gp, setup),
+		cmocka_unit_test_setup(test_far_transfer_past_the_code_limit_is_gp0, setup),
+		cmocka_unit_test_setup(test_iret_past_the_code_limit_is_gp0, setup),
+		cmocka_unit_test_setup(test_handler_past_its_code_limit_is_gp0, setup),
 		cmocka_unit_test_setup(test_hypercall_probe, setup),
 		cmocka_unit_test_setup(test_hypercall_pv_irq_checks_its_word, setup),
 		cmocka_unit_test_setup(test_hypercall_set_gdt_entry_index_does_not_wrap, setup),
