@@ -32,6 +32,15 @@ struct vcpu;
 /* Reach host-physical pa: a pointer, and in *len the bytes reachable
  * through it.  Valid until the next call (struct guest_mem's map). */
 uint8_t *arch_window(uint32_t pa, uint32_t *len);
+/* Map host-physical page pa at fixed window slot (0..15) until the slot is
+ * mapped elsewhere: a pointer to pa that stays valid, for what the VMM
+ * touches on every exit.  NULL if there is no such slot. */
+void *arch_fixed_window(unsigned slot, uint32_t pa);
+enum { FIXED_WINDOW_PV_IRQ };	/* the slots the core uses */
+/* Read guest linear memory as the guest's current shadow table maps it,
+ * without walking the guest's tables: 0, or -1 if it is not mapped there
+ * now (then ask vmem, which walks).  For the fast exits. */
+int arch_read_guest_linear(uint32_t linear, void *buf, uint32_t len);
 /* The VMM's code and read-only data, as mapped (read-only) in the VMM. */
 void arch_readonly_image(const uint8_t **start, uint32_t *len);
 
@@ -75,6 +84,8 @@ uint32_t arch_fault_address(void);
 
 /* Mirror guest GDT entry index into the real GDT (paper §4.2). */
 void arch_guest_mirror_gdt(unsigned index, uint64_t raw);
+/* A number that changes whenever a mirrored descriptor changes. */
+uint32_t arch_guest_mirror_generation(void);
 
 /* The real LDT the guest's LDT is mirrored into: how many entries it has,
  * and mirroring one (an LDT the guest makes longer works up to this). */

@@ -581,6 +581,9 @@ static enum emulation dispatch(struct vcpu *v, const struct insn *in,
 static unsigned fetch_insn_bytes(struct vcpu *v, uint8_t bytes[INSN_MAX_LEN])
 {
 	unsigned avail;
+	/* Usually all 15 are mapped in the shadow the guest just ran on. */
+	if (arch_read_guest_linear(v->cs_base + v->regs->eip, bytes, INSN_MAX_LEN) == 0)
+		return INSN_MAX_LEN;
 	for (avail = INSN_MAX_LEN; avail > 0; avail--)
 		if (vmem_read(v, v->cs_base + v->regs->eip, bytes, avail) == 0)
 			break;

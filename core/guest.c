@@ -277,7 +277,9 @@ void guest_deliver(struct vcpu *v, struct event ev)
 static void pv_irq_sync_in(struct vcpu *v)
 {
 	uint32_t vif;
-	if (v->pv_irq && gmem_read(&v->mem, v->pv_irq_gpa, &vif, 4) == 0)
+	if (v->pv_irq_word)
+		v->vif = v->pv_irq_word[0] != 0;
+	else if (v->pv_irq && gmem_read(&v->mem, v->pv_irq_gpa, &vif, 4) == 0)
 		v->vif = vif != 0;
 }
 
@@ -286,7 +288,12 @@ static void pv_irq_sync_out(struct vcpu *v)
 	if (!v->pv_irq)
 		return;
 	uint32_t words[2] = { (uint32_t)v->vif, (uint32_t)vcpu_irq_pending(v) };
-	gmem_write(&v->mem, v->pv_irq_gpa, words, sizeof(words));
+	if (v->pv_irq_word) {
+		v->pv_irq_word[0] = words[0];
+		v->pv_irq_word[1] = words[1];
+	} else {
+		gmem_write(&v->mem, v->pv_irq_gpa, words, sizeof(words));
+	}
 }
 
 static void mark_pending(struct vcpu *v, uint8_t real_vector)
@@ -313,7 +320,7 @@ static void deliver_pending(struct vcpu *v)
 	}
 }
 
-static void handle_exit(struct vcpu *v, uint8_t vector)
+static void handle_exit(struct vcpu *v, uint8_t vector, uint32_t fault_address)
 {
 	struct trapframe *tf = v->regs;
 	struct event raise;
@@ -322,7 +329,7 @@ static void handle_exit(struct vcpu *v, uint8_t vector)
 		if (emulate_gp(v, tf->error, &raise) == RAISE)
 			guest_deliver(v, raise);
 	} else if (vector == VEC_PF) {
-		mmu_page_fault(v, arch_fault_address(), tf->error);
+		mmu_page_fault(v, fault_address, tf->error);
 	} else if (vector < 32) {
 		guest_deliver(v, (struct event){ .vector = vector,
 			.has_error = (uint8_t)vector_has_error_code(vector),
@@ -334,13 +341,60 @@ static void handle_exit(struct vcpu *v, uint8_t vector)
 	}
 }
 
+/*
+ * A system call's two exits, the short way (issue 6).  Under the VMM a
+ * Linux system call is sysenter, which faults in virtual user mode (the
+ * real SYSENTER_CS is 0), and the kernel's "sti; sysexit", whose sti faults
+ * (IOPL 0).  Both are #GP(0) on bytes that say all there is to know, and
+ * both change a fixed set of state: this does that and nothing else,
+ * reading the bytes straight through the shadow the guest ran on.  It
+ * leaves to the general path (returns 0) anything that needs more: a step
+ * or sti shadow in progress, the guest's own TF, exit tracing, an
+ * interrupt waiting (the sti must deliver it after the sysexit), tables
+ * that must be mirrored again, a fault to raise.
+ */
+static int fast_system_call(struct vcpu *v, struct trapframe *tf)
+{
+	uint8_t insn[3];
+
+	if (tf->error != 0 || v->step_reasons || v->sti_shadow || trace_exits ||
+	    (tf->eflags & EFLAGS_TF) || !v->pv_irq_word ||
+	    (v->sysenter_cs & 0xfffc) == 0 ||
+	    arch_read_guest_linear(v->cs_base + tf->eip, insn, 3))
+		return 0;
+	if (v->vpl == VPL_USER && insn[0] == 0x0f && insn[1] == 0x34) {
+		exitstats_begin(VEC_GP, arch_read_tsc());
+		exitstats_refine(XR_GP_SYSENTER);
+		struct event unused;
+		ring_sysenter(v, &unused);	/* cannot fault: SYSENTER_CS is set */
+	} else if (v->vpl == VPL_KERNEL && insn[0] == 0xfb && insn[1] == 0x0f &&
+		   insn[2] == 0x35 && !v->tables_unprotected && !vcpu_irq_pending(v)) {
+		exitstats_begin(VEC_GP, arch_read_tsc());
+		exitstats_refine(XR_GP_STI);
+		struct event unused;
+		v->vif = 1;
+		ring_sysexit(v, &unused);	/* cannot fault: virtual kernel, SYSENTER_CS set */
+	} else {
+		return 0;
+	}
+	v->pv_irq_word[0] = (uint32_t)v->vif;
+	v->pv_irq_word[1] = (uint32_t)vcpu_irq_pending(v);
+	exitstats_end(arch_read_tsc(), 0);
+	return 1;
+}
+
 struct vcpu *guest_exit(struct trapframe *tf)
 {
 	struct vcpu *v = &vcpu;
 	uint8_t vector = (uint8_t)tf->vector;
 
-	exitstats_begin(vector, arch_read_tsc());
 	v->regs = tf;
+	if (vector == VEC_GP && fast_system_call(v, tf))
+		return v;
+	/* CR2 first: the VMM's own copies through the shadow (vmem) may
+	 * fault and be retried the slow way, which changes it. */
+	uint32_t fault_address = vector == VEC_PF ? arch_fault_address() : 0;
+	exitstats_begin(vector, arch_read_tsc());
 	pv_irq_sync_in(v);
 	if (trace_exits)
 		kprintf("exit: %-26s eip=%08x ring=%s\n", vector_name(vector),
@@ -369,7 +423,7 @@ struct vcpu *guest_exit(struct trapframe *tf)
 		/* A #DB for the guest: its handler reads why in DR6. */
 		if (vector == VEC_DB)
 			v->dr[6] = debug_status;
-		handle_exit(v, vector);
+		handle_exit(v, vector, fault_address);
 	}
 
 	uint64_t idle = 0;

@@ -5,6 +5,7 @@
  */
 #include "core/hypercall.h"
 
+#include "core/arch.h"
 #include "core/console.h"
 #include "core/emulate.h"
 #include "core/guest.h"
@@ -56,6 +57,12 @@ static int32_t pv_irq(struct vcpu *v, uint32_t gpa)
 	gmem_write(&v->mem, gpa, &word, sizeof(word));
 	v->pv_irq_gpa = gpa;
 	v->pv_irq = 1;
+	/* Read and written on every exit: through a window of its own when
+	 * the two words the VMM uses (vif, pending) share a page. */
+	v->pv_irq_word = 0;
+	if ((gpa & 0xfffu) <= 0x1000u - 8)
+		v->pv_irq_word = arch_fixed_window(FIXED_WINDOW_PV_IRQ,
+						   v->mem.host_base + gpa);
 	return 0;
 }
 

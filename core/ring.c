@@ -140,14 +140,37 @@ void ring_set_code(struct vcpu *v, uint16_t sel, unsigned pl, uint64_t raw)
 {
 	arch_guest_set_code(v, raw);
 	v->cs = (sel & 0xfffc) | pl;
-	v->cs_base = segment_decode(raw).base;
+	v->cs_base = segment_base(raw);
 }
 
 void ring_set_stack(struct vcpu *v, uint16_t sel, uint64_t raw)
 {
 	arch_guest_set_stack(v, raw);
 	v->ss = sel;
-	v->ss_base = segment_decode(raw).base;
+	v->ss_base = segment_base(raw);
+}
+
+/*
+ * Whether the data selectors are the ones enter_user_mode last checked,
+ * with no mirrored descriptor changed since: every system call returns
+ * with the same four.  The mirrors follow every change to the guest's
+ * table entries they cover (GDT 0-31 and the LDT's mirrored part), and
+ * only selectors there are remembered; with tables_unprotected the
+ * tables were just mirrored again, which counts as a change if any.
+ */
+static int same_user_selectors(struct vcpu *v, uint32_t *const data_regs[4])
+{
+	if (v->user_sel_generation != arch_guest_mirror_generation() ||
+	    v->gdtr.limit == 0)		/* boot segments: not mirrored */
+		return 0;
+	for (unsigned i = 0; i < 4; i++) {
+		uint32_t sel = *data_regs[i];
+		unsigned index = (sel & 0xffff) >> 3;
+		if (sel != v->user_sel[i] ||
+		    index >= ((sel & 4) ? arch_guest_ldt_entries() : 32u))
+			return 0;
+	}
+	return 1;
 }
 
 /* Entering virtual user mode: what changes with the ring. */
@@ -155,11 +178,6 @@ static void enter_user_mode(struct vcpu *v)
 {
 	struct trapframe *tf = v->regs;
 	v->vpl = VPL_USER;
-	/* Data registers holding kernel segments are cleared, as the CPU does. */
-	uint32_t *data_regs[] = { &tf->ds, &tf->es, &tf->fs, &tf->gs };
-	for (unsigned i = 0; i < 4; i++)
-		if (!data_selector_valid_at(v, (uint16_t)*data_regs[i], VPL_USER))
-			*data_regs[i] = 0;
 	/* Writes to the descriptor tables trap and are mirrored as they
 	 * happen (core/mmu.c), Linux's TLS entries on every context switch
 	 * among them.  Only if some table page could not be protected may
@@ -167,6 +185,16 @@ static void enter_user_mode(struct vcpu *v)
 	 * user code reloads a segment from them. */
 	if (v->tables_unprotected)
 		ring_mirror_tables(v);
+	/* Data registers holding kernel segments are cleared, as the CPU does. */
+	uint32_t *data_regs[] = { &tf->ds, &tf->es, &tf->fs, &tf->gs };
+	if (!same_user_selectors(v, data_regs)) {
+		for (unsigned i = 0; i < 4; i++) {
+			if (!data_selector_valid_at(v, (uint16_t)*data_regs[i], VPL_USER))
+				*data_regs[i] = 0;
+			v->user_sel[i] = *data_regs[i];
+		}
+		v->user_sel_generation = arch_guest_mirror_generation();
+	}
 	arch_guest_switch_ring(v);
 }
 

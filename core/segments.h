@@ -61,6 +61,13 @@ struct segment {
 #define SEG_TYPE_ACCESSED    0x1
 
 struct segment segment_decode(uint64_t raw);
+
+/* Just the base of descriptor raw (the hot paths need no more). */
+static inline uint32_t segment_base(uint64_t raw)
+{
+	uint32_t lo = (uint32_t)raw, hi = (uint32_t)(raw >> 32);
+	return (lo >> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000u);
+}
 uint64_t segment_encode(const struct segment *seg);
 
 /* Whether a decoded descriptor is a code or data segment (S=1). */

@@ -42,6 +42,12 @@ struct shadow_ops {
 	uint32_t *(*table)(uint32_t frame);	/* its 1024 entries */
 	/* Fill a new page directory's VMM slots (SHADOW_GUEST_PDES..1023). */
 	void (*init_directory)(uint32_t *pd);
+	/* Optional: copy from or to guest linear memory through the table the
+	 * CPU runs on now, as the guest's own access would go (0), or -1 if
+	 * it does not map it so, or if that table is not directory only_pd
+	 * (when not 0); core/vmem.c then walks the guest's tables. */
+	int (*read_live)(uint32_t only_pd, uint32_t linear, void *buf, uint32_t len);
+	int (*write_live)(uint32_t only_pd, uint32_t linear, const void *buf, uint32_t len);
 };
 
 struct shadow {

@@ -62,6 +62,12 @@ struct vcpu {
 	 * read from there on each exit and written back before resuming. */
 	int pv_irq;
 	uint32_t pv_irq_gpa;
+	uint32_t *pv_irq_word;	/* the VMM's pointer to it (a fixed window), or
+				   NULL: reach it through gmem then */
+	/* The data selectors enter_user_mode last found valid in user mode,
+	 * and the mirror generation (arch) they were checked at. */
+	uint32_t user_sel_generation;
+	uint32_t user_sel[4];
 	/* Guest-physical pages the VMM keeps read-only in the shadows: those
 	 * holding the GDT and LDT (core/mmu.c). */
 	uint32_t protected_pages[MAX_PROTECTED_PAGES];

@@ -106,10 +106,39 @@ int vmem_translate(struct vcpu *v, uint32_t linear, unsigned access, uint32_t *g
 	return translate(v, linear, access, 0, gpa);
 }
 
+/*
+ * The guest's memory as the shadow the CPU runs on maps it: when it maps
+ * every byte for this access, the copy is what the guest's own access
+ * would do, A and D bits included (the shadow holds only translations
+ * whose bits are set, and maps writable only what the guest may write and
+ * has dirtied).  The live shadow is the current ring's, so a user-mode
+ * access never sees kernel pages through it; a kernel access made in user
+ * mode just finds less.  Writes to the descriptor-table pages fault here
+ * (their shadow entries are read-only) and go the slow way, which notes
+ * them; with unprotected table pages they must go that way anyway.
+ */
+static int copy_live(struct vcpu *v, uint32_t linear, uint8_t *buf, uint32_t len,
+		     unsigned access)
+{
+	const struct shadow_ops *ops = v->shadow.ops;
+	if (!ops || !vmem_paging_on(v))
+		return -1;
+	/* A user-mode access only through the user shadow (the kernel one,
+	 * live for a moment while the ring changes, maps kernel pages). */
+	uint32_t only_pd = (access & ACCESS_USER) ? v->shadow.pd[SHADOW_USER] : 0;
+	if (!(access & ACCESS_WRITE))
+		return ops->read_live ? ops->read_live(only_pd, linear, buf, len) : -1;
+	if (v->tables_unprotected || !ops->write_live)
+		return -1;
+	return ops->write_live(only_pd, linear, buf, len);
+}
+
 /* Copy page by page: each page translates on its own. */
 static int copy(struct vcpu *v, uint32_t linear, uint8_t *buf, uint32_t len,
 		unsigned access)
 {
+	if (copy_live(v, linear, buf, len, access) == 0)
+		return 0;
 	while (len) {
 		uint32_t chunk = PAGE - (linear & (PAGE - 1));
 		if (chunk > len)

@@ -54,11 +54,16 @@ static uint32_t *table_at(uint32_t frame)
 	return p2v(frame);
 }
 
+static int read_live(uint32_t only_pd, uint32_t linear, void *buf, uint32_t len);
+static int write_live(uint32_t only_pd, uint32_t linear, const void *buf, uint32_t len);
+
 static const struct shadow_ops shadow_ops = {
 	.alloc_table = memory_alloc_table,
 	.free_table = memory_free_table,
 	.table = table_at,
 	.init_directory = paging_copy_vmm_pdes,
+	.read_live = read_live,
+	.write_live = write_live,
 };
 
 int arch_guest_init(struct vcpu *v)
@@ -108,24 +113,74 @@ uint8_t *arch_window(uint32_t pa, uint32_t *len)
 	return paging_window(pa, len);
 }
 
+/*
+ * The real CS and SS the guest runs on are aliases of its descriptors.
+ * System calls switch between the same two flat descriptors all the time,
+ * so the last alias made for each register is remembered.
+ */
+struct alias_memo {
+	uint64_t raw, alias;
+};
+
+static int set_alias(struct alias_memo *memo, unsigned gdt_index, uint64_t raw,
+		     uint64_t (*make)(uint64_t))
+{
+	if (memo->alias != 0 && memo->raw == raw)
+		return 0;	/* only this writes the entry: it holds the alias */
+	uint64_t alias = make(raw);
+	if (alias == 0)
+		return -1;
+	memo->raw = raw;
+	memo->alias = alias;
+	cpu_set_gdt_entry(gdt_index, alias);
+	return 0;
+}
+
 int arch_guest_set_code(struct vcpu *v, uint64_t raw)
 {
 	(void)v;
-	uint64_t alias = segments_code_alias(raw);
-	if (alias == 0)
-		return -1;
-	cpu_set_gdt_entry(GDT_GUEST_CODE, alias);
-	return 0;
+	static struct alias_memo code;
+	return set_alias(&code, GDT_GUEST_CODE, raw, segments_code_alias);
 }
 
 int arch_guest_set_stack(struct vcpu *v, uint64_t raw)
 {
 	(void)v;
-	uint64_t alias = segments_stack_alias(raw);
-	if (alias == 0)
+	static struct alias_memo stack;
+	return set_alias(&stack, GDT_GUEST_STACK, raw, segments_stack_alias);
+}
+
+extern int guest_copy(void *dst, const void *src, uint32_t len);
+
+static int in_guest_space(uint32_t linear, uint32_t len)
+{
+	return linear < GUEST_LINEAR_LIMIT && len <= GUEST_LINEAR_LIMIT - linear;
+}
+
+int arch_read_guest_linear(uint32_t linear, void *buf, uint32_t len)
+{
+	if (!in_guest_space(linear, len))
 		return -1;
-	cpu_set_gdt_entry(GDT_GUEST_STACK, alias);
-	return 0;
+	return guest_copy(buf, (const void *)(uintptr_t)linear, len);
+}
+
+static int read_live(uint32_t only_pd, uint32_t linear, void *buf, uint32_t len)
+{
+	if (only_pd && read_cr3() != only_pd)
+		return -1;
+	return arch_read_guest_linear(linear, buf, len);
+}
+
+static int write_live(uint32_t only_pd, uint32_t linear, const void *buf, uint32_t len)
+{
+	if ((only_pd && read_cr3() != only_pd) || !in_guest_space(linear, len))
+		return -1;
+	return guest_copy((void *)(uintptr_t)linear, buf, len);
+}
+
+void *arch_fixed_window(unsigned slot, uint32_t pa)
+{
+	return paging_fixed_window(slot, pa);
 }
 
 /* The VMM itself never touches the FPU (it is built with
@@ -210,9 +265,8 @@ unsigned arch_guest_ldt_entries(void)
 static uint32_t mirror_generation = 1;
 static struct {
 	uint32_t generation;
-	unsigned view;
 	uint32_t sel[4];
-} resume_checked;
+} resume_checked[2];		/* per GDT view: system calls alternate them */
 
 /*
  * The guest descriptor each mirror entry was last made from.  The VMM
@@ -319,17 +373,21 @@ void arch_prepare_resume(struct vcpu *v)
 	if (v->vif || v->pv_irq)
 		tf->eflags |= EFLAGS_IF;
 	uint32_t *regs[4] = { &tf->ds, &tf->es, &tf->fs, &tf->gs };
-	if (resume_checked.generation == mirror_generation &&
-	    resume_checked.view == view_of(v) &&
-	    resume_checked.sel[0] == *regs[0] && resume_checked.sel[1] == *regs[1] &&
-	    resume_checked.sel[2] == *regs[2] && resume_checked.sel[3] == *regs[3])
+	unsigned view = view_of(v);
+	if (resume_checked[view].generation == mirror_generation &&
+	    resume_checked[view].sel[0] == *regs[0] && resume_checked[view].sel[1] == *regs[1] &&
+	    resume_checked[view].sel[2] == *regs[2] && resume_checked[view].sel[3] == *regs[3])
 		return;		/* the same selectors, checked against the same mirrors */
 	for (unsigned i = 0; i < 4; i++) {
 		*regs[i] = usable_data_selector(v, *regs[i]);
-		resume_checked.sel[i] = *regs[i];
+		resume_checked[view].sel[i] = *regs[i];
 	}
-	resume_checked.generation = mirror_generation;
-	resume_checked.view = view_of(v);
+	resume_checked[view].generation = mirror_generation;
+}
+
+uint32_t arch_guest_mirror_generation(void)
+{
+	return mirror_generation;
 }
 
 extern char trap_return[];

@@ -11,7 +11,10 @@
  *                             48 MiB.  The first 4 MiB use 4 KiB pages, so the
  *                             image's text can be read-only and its stacks can
  *                             have unmapped guard pages; the rest 4 MiB pages.
- *   0xFF000000 - 0xFFBFFFFF   unused.
+ *   0xFF000000 - 0xFF00FFFF   16 fixed windows: pages the VMM touches on
+ *                             every exit (the guest's paravirtual interrupt
+ *                             flag), each in a slot of its own.
+ *   0xFF010000 - 0xFFBFFFFF   unused.
  *   0xFFC00000 - 0xFFFFFFFF   1024 windows of 4 KiB onto any host page (guest
  *                             RAM lives above the direct map).  One page
  *                             table, shared by every page directory the VMM
@@ -32,6 +35,9 @@
 #define WINDOW_BASE       0xFFC00000
 #define WINDOW_PDE        (WINDOW_BASE >> 22)	/* 1023 */
 #define WINDOW_SLOTS      1024
+#define FIXED_WINDOW_BASE 0xFF000000
+#define FIXED_WINDOW_PDE  (FIXED_WINDOW_BASE >> 22)	/* 1020 */
+#define FIXED_WINDOWS     16
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>

@@ -18,6 +18,8 @@ static uint32_t low_page_table[1024] __attribute__((aligned(PAGE_SIZE)));
 /* The windows onto host pages (memlayout.h).  Slot n maps a page whose frame
  * number is n modulo 1024, so the same page reuses its window. */
 static uint32_t window_page_table[1024] __attribute__((aligned(PAGE_SIZE)));
+/* The fixed windows (memlayout.h): slot n stays on its page until moved. */
+static uint32_t fixed_window_page_table[1024] __attribute__((aligned(PAGE_SIZE)));
 
 extern char image_start[], text_end[], rodata_end[];
 
@@ -49,6 +51,7 @@ void paging_init(void)
 			(i << 22) | PTE_P | PTE_W | PTE_PS | global;
 
 	vmm_page_directory[WINDOW_PDE] = v2p(window_page_table) | PTE_P | PTE_W;
+	vmm_page_directory[FIXED_WINDOW_PDE] = v2p(fixed_window_page_table) | PTE_P | PTE_W;
 
 	if (global)
 		write_cr4(read_cr4() | CR4_PGE);
@@ -102,6 +105,18 @@ uint8_t *paging_window(uint32_t pa, uint32_t *len)
 	}
 	*len = PAGE_SIZE - (pa & (PAGE_SIZE - 1));
 	return (uint8_t *)(uintptr_t)(va + (pa & (PAGE_SIZE - 1)));
+}
+
+void *paging_fixed_window(unsigned slot, uint32_t pa)
+{
+	if (slot >= FIXED_WINDOWS)
+		return 0;
+	uint32_t va = FIXED_WINDOW_BASE + slot * PAGE_SIZE;
+	/* Not global, like the windows: invlpg covers the address space
+	 * loaded now, and a CR3 load the others. */
+	fixed_window_page_table[slot] = (pa & PTE_ADDR) | PTE_P | PTE_W;
+	invlpg(va);
+	return (void *)(uintptr_t)(va + (pa & (PAGE_SIZE - 1)));
 }
 
 void paging_copy_vmm_pdes(uint32_t *page_directory)

@@ -30,6 +30,9 @@ int paging_readable(uint32_t va, uint32_t len);
  * the bytes reachable from it (to the end of pa's page).  Valid until the
  * next call that lands in the same slot. */
 uint8_t *paging_window(uint32_t pa, uint32_t *len);
+/* Map host page pa at fixed window slot (< FIXED_WINDOWS) until the
+ * slot is moved; the VMM's pointer to pa. */
+void *paging_fixed_window(unsigned slot, uint32_t pa);
 
 /* Copy the VMM's own PDEs (0xFC000000 and up) into a page directory the VMM
  * builds for a guest, so the VMM stays mapped while it runs. */

@@ -8,6 +8,7 @@
 #include "arch/ia32/panic.h"
 #include "arch/ia32/x86.h"
 #include "arch/ia32/guest.h"
+#include "core/deliver.h"
 #include "core/guest.h"
 
 static void snapshot_control_registers(struct cpu_snapshot *s)
@@ -26,6 +27,7 @@ static void snapshot_control_registers(struct cpu_snapshot *s)
 
 static uint32_t *waiting_pending;
 extern char trap_return[], trap_return_end[];
+extern char guest_copy_insn[], guest_copy_failed[];
 
 void arch_wait_for_interrupt(uint32_t pending[8])
 {
@@ -47,6 +49,12 @@ void trap(struct trapframe *tf)
 	 */
 	if (tf->eflags & EFLAGS_VM)
 		guest_entered_v86(tf);
+	/* A read of guest memory the shadow does not map (guestcopy.S). */
+	if ((tf->cs & 3) == 0 && tf->vector == VEC_PF &&
+	    tf->eip == (uint32_t)guest_copy_insn) {
+		tf->eip = (uint32_t)guest_copy_failed;
+		return;
+	}
 	if ((tf->cs & 3) == 0 && waiting_pending && tf->vector >= 32) {
 		waiting_pending[tf->vector / 32] |= 1u << (tf->vector % 32);
 		return;

@@ -234,7 +234,8 @@ static void init_directory(uint32_t *pd)
 		pd[i] = VMM_PDE;
 }
 
-static const struct shadow_ops ops = { alloc_table, free_table, table, init_directory };
+static const struct shadow_ops ops = { alloc_table, free_table, table, init_directory,
+				       NULL, NULL };
 static struct shadow sh;
 
 /* The model: which page tables exist, which slots hold 4 MiB pieces, and

@@ -180,11 +180,24 @@ static void test_aliases(void **state)
 	assert_int_equal(segments_stack_alias(FLAT_KERNEL_CODE), 0);
 }
 
+/* segment_base is the hot paths' shortcut: it must agree with the decoder. */
+static void test_segment_base_matches_decode(void **state)
+{
+	(void)state;
+	static const uint64_t raws[] = {
+		0x00cf9a000000ffffull, 0xc1409300d0000067ull, 0x12f3a2345678abcdull,
+		0xff00ff00ff00ff00ull, 0x00ff00ff00ff00ffull, 0,
+	};
+	for (unsigned i = 0; i < sizeof(raws) / sizeof(*raws); i++)
+		assert_int_equal(segment_base(raws[i]), segment_decode(raws[i]).base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decode_encode_round_trip),
 		cmocka_unit_test(test_decode_fields),
+		cmocka_unit_test(test_segment_base_matches_decode),
 		cmocka_unit_test(test_kernel_data_usable_in_kernel_view_only),
 		cmocka_unit_test(test_user_data_usable_in_both_views),
 		cmocka_unit_test(test_flat_limit_clipped_below_vmm),

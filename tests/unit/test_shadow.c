@@ -50,7 +50,8 @@ static void init_directory(uint32_t *pd)
 		pd[i] = VMM_PDE;
 }
 
-static const struct shadow_ops ops = { alloc_table, free_table, table, init_directory };
+static const struct shadow_ops ops = { alloc_table, free_table, table, init_directory,
+				       NULL, NULL };
 static struct shadow s;
 
 static int setup(void **state)

@@ -63,7 +63,7 @@ static void init_directory(uint32_t *pd)
 }
 
 static const struct shadow_ops shadow_ops = { alloc_table, free_table, table,
-					      init_directory };
+					      init_directory, NULL, NULL };
 
 /* ---- the guest's tables ---- */
 
@@ -131,6 +131,8 @@ void fake_code(const uint8_t *bytes, unsigned len)
 
 /* ---- the arch hooks ---- */
 
+static uint32_t fake_mirror_generation;
+
 uint8_t *arch_window(uint32_t pa, uint32_t *len) { return map_ram(pa, len); }
 int arch_guest_set_code(struct vcpu *v, uint64_t raw) { (void)v; (void)raw; return 0; }
 int arch_guest_set_stack(struct vcpu *v, uint64_t raw) { (void)v; (void)raw; return 0; }
@@ -143,13 +145,29 @@ void arch_guest_set_cr4(struct vcpu *v) { (void)v; }
 uint64_t arch_read_tsc(void) { return 0x123456789ull; }
 int arch_read_msr(uint32_t index, uint64_t *value) { (void)index; (void)value; return -1; }
 unsigned arch_guest_ldt_entries(void) { return 8; }
-void arch_guest_mirror_ldt(unsigned index, uint64_t raw) { (void)index; (void)raw; }
+void arch_guest_mirror_ldt(unsigned index, uint64_t raw) { (void)index; (void)raw; fake_mirror_generation++; }
 void arch_guest_switch_ring(struct vcpu *v) { (void)v; fake_ring_switches++; }
 
 void arch_guest_mirror_gdt(unsigned index, uint64_t raw)
 {
+	fake_mirror_generation++;
 	if (index < 32)
 		fake_gdt_mirror[index] = raw;
+}
+
+uint32_t arch_guest_mirror_generation(void) { return fake_mirror_generation; }
+
+void *arch_fixed_window(unsigned slot, uint32_t pa)
+{
+	uint32_t len;
+	return slot < 16 ? map_ram(pa, &len) : NULL;
+}
+
+/* No shadow to read through: the caller walks the guest's tables. */
+int arch_read_guest_linear(uint32_t linear, void *buf, uint32_t len)
+{
+	(void)linear; (void)buf; (void)len;
+	return -1;
 }
 
 uint32_t arch_port_in(uint16_t port, unsigned size)
