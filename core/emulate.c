@@ -494,15 +494,49 @@ static int is_umip_insn(const struct insn *in)
 	return in->opcode == 0x00 && (in->reg == 0 || in->reg == 1);
 }
 
+/*
+ * Whether virtual user mode may use ports port..port+size-1.  The guest's
+ * IOPL is always 0 (iret and popf never change it), so at CPL 3 the CPU
+ * asks the I/O permission bitmap of the current TSS (SDM Vol. 1 §19.5.2):
+ * the map's offset is the word at 0x66 of the TSS, and every port the
+ * access touches must have its bit clear.  The CPU reads the two bytes at
+ * offset + port / 8 (an access may straddle a byte), and either byte past
+ * the TSS limit refuses it, as does a TSS too short to hold the offset.
+ * The real TSS opens nothing to virtual user mode; the guest's TSS (its
+ * base and limit cached by ltr) is the one that decides, so the VMM reads
+ * it.  A TSS page the guest has not mapped reads as closed (the CPU would
+ * give the #PF of its implicit read; here it is the #GP of a closed port).
+ */
+#define TSS_IOMAP_BASE 0x66
+#define TSS32_MIN_LIMIT 0x67
+
+static int io_permitted(struct vcpu *v, uint16_t port, unsigned size)
+{
+	uint16_t map_base, bits;
+	if ((v->tr & 0xfffc) == 0 || v->tr_limit < TSS32_MIN_LIMIT ||
+	    vmem_read_sys(v, v->tr_base + TSS_IOMAP_BASE, &map_base, 2))
+		return 0;
+	uint32_t offset = (uint32_t)map_base + port / 8u;
+	if (offset + 1 > v->tr_limit || vmem_read_sys(v, v->tr_base + offset, &bits, 2))
+		return 0;
+	return ((bits >> (port & 7)) & ((1u << size) - 1)) == 0;
+}
+
 /* The instructions a guest may use in virtual user mode too: they are not
  * privileged, they trap only because of how the VMM runs the guest (the
- * real CR4.UMIP is always on; the guest's decides). */
-static int allowed_in_user_mode(const struct vcpu *v, const struct insn *in)
+ * real CR4.UMIP is always on; the guest's decides; the real I/O bitmap is
+ * closed in virtual user mode; the guest's TSS decides). */
+static int allowed_in_user_mode(struct vcpu *v, const struct insn *in)
 {
 	if (is_umip_insn(in))
 		return !(v->cr4 & CR4_UMIP);
 	if (in->map == MAP_ONE_BYTE)
 		switch (in->opcode) {
+		case 0xe4: case 0xe5: case 0xe6: case 0xe7:	/* in, out imm8 */
+			return io_permitted(v, (uint16_t)in->imm, in->opsize);
+		case 0xec: case 0xed: case 0xee: case 0xef:	/* in, out (dx) */
+		case 0x6c: case 0x6d: case 0x6e: case 0x6f:	/* ins, outs */
+			return io_permitted(v, (uint16_t)v->regs->edx, in->opsize);
 		case 0xcc: case 0xcd: case 0xce:	/* int3, int n, into */
 		case 0xcf:				/* iret */
 		case 0xea: case 0x9a:			/* far jmp, call */

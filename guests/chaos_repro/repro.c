@@ -17,8 +17,7 @@
  *   ljmp-eip-limit-user a far jump in user mode to a user code segment whose
  *                       limit is below the new EIP: #GP(0) at the ljmp
  *   ldt-high            a segment in LDT entry 300 loads and reads (open)
- *   iobitmap-user       user out to a port the TSS I/O bitmap opens: no
- *                       fault (open)
+ *   iobitmap-user       user out to a port the TSS I/O bitmap opens: no fault
  *   v86-iret-user       user iret with EFLAGS.VM set in the frame and CS 0x60
  *                       (cs=N for another): on this CPU (QEMU's TCG) that
  *                       enters virtual-8086 mode even at CPL 3; the next

@@ -378,6 +378,10 @@ static void test_privileged_from_user_mode_is_gp(void **state)
 	struct event e;
 	fake_vcpu.vpl = VPL_USER;
 	fake_vcpu.vif = 1;
+	/* A TSS without an I/O bitmap: its map offset past the limit (with
+	 * offset 0 the map would be the TSS's first bytes, and open ports). */
+	uint16_t no_map = 0x68;
+	memcpy(fake_ram + FAKE_TSS + 0x66, &no_map, 2);
 	const uint8_t insns[][3] = { { 0xfa }, { 0xf4 }, { 0x0f, 0x22, 0xd8 }, { 0xe6, 0x21 } };
 	for (unsigned i = 0; i < 4; i++) {
 		fake_code(insns[i], 3);
@@ -386,6 +390,83 @@ static void test_privileged_from_user_mode_is_gp(void **state)
 		assert_int_equal(fake_regs.eip, FAKE_CODE);	/* not advanced */
 	}
 	assert_int_equal(fake_vcpu.vif, 1);
+}
+
+/* A TSS with an I/O bitmap for ports 0-0x3ff, all closed but open[]: the
+ * map right after the 0x68 bytes of the TSS, and the TSS limit at its end
+ * (the terminating byte included, as the SDM recommends). */
+static void io_bitmap_tss(const uint16_t *open, unsigned n)
+{
+	uint16_t map_base = 0x68;
+	memcpy(fake_ram + FAKE_TSS + 0x66, &map_base, 2);
+	memset(fake_ram + FAKE_TSS + map_base, 0xff, 0x400 / 8 + 1);
+	for (unsigned i = 0; i < n; i++)
+		fake_ram[FAKE_TSS + map_base + open[i] / 8] &= (uint8_t)~(1u << (open[i] % 8));
+	fake_vcpu.tr_limit = map_base + 0x400 / 8;
+}
+
+static void test_user_io_follows_the_tss_bitmap(void **state)
+{
+	(void)state;
+	struct event e;
+	const uint16_t open[] = { 0x80, 0x3f8, 0x3f9 };
+	io_bitmap_tss(open, 3);
+	fake_vcpu.vpl = VPL_USER;
+	fake_regs.eax = 0x12345678;
+	CODE(0xe6, 0x80);				/* out %al, $0x80 */
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal(fake_regs.eip, FAKE_CODE + 2);
+	CODE(0xe4, 0x81);				/* in $0x81, %al: closed */
+	assert_int_equal(run_gp(&e), RAISE);
+	assert_int_equal(e.vector, VEC_GP);
+	assert_int_equal(e.error, 0);
+	assert_int_equal(fake_regs.eip, FAKE_CODE);
+	/* Every port of a wider access must be open. */
+	fake_regs.edx = 0x3f8;
+	CODE(0x66, 0xed);				/* in (%dx), %ax */
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal(fake_regs.eax, 0x1234ffff);
+	CODE(0xed);					/* in (%dx), %eax: 0x3fa shut */
+	assert_int_equal(run_gp(&e), RAISE);
+	/* ... including across a byte of the bitmap. */
+	const uint16_t straddle[] = { 0x87, 0x88 };
+	io_bitmap_tss(straddle, 2);
+	fake_regs.edx = 0x87;
+	CODE(0x66, 0xef);				/* out %ax, (%dx) */
+	assert_int_equal(run_gp(&e), EMULATED);
+	/* String I/O too. */
+	fake_regs.ecx = 2;
+	fake_regs.edi = 0x10000;
+	fake_regs.es = 0x7b;
+	CODE(0xf3, 0x6c);				/* rep insb */
+	assert_int_equal(run_gp(&e), EMULATED);
+	assert_int_equal(fake_regs.ecx, 0);
+}
+
+static void test_user_io_bitmap_past_the_tss_limit_is_closed(void **state)
+{
+	(void)state;
+	struct event e;
+	const uint16_t open[] = { 0x3ff };
+	io_bitmap_tss(open, 1);
+	fake_vcpu.vpl = VPL_USER;
+	fake_regs.edx = 0x3ff;
+	CODE(0xec);					/* in (%dx), %al */
+	assert_int_equal(run_gp(&e), EMULATED);
+	/* The CPU reads two bytes of the map: the last one must be inside. */
+	fake_vcpu.tr_limit -= 1;
+	assert_int_equal(run_gp(&e), RAISE);
+	/* Without a map in the TSS (offset past the limit), nothing is open. */
+	uint16_t no_map = 0x1000;
+	memcpy(fake_ram + FAKE_TSS + 0x66, &no_map, 2);
+	fake_vcpu.tr_limit = 0x67;
+	fake_ram[FAKE_TSS + 0x1000] = 0;
+	fake_regs.edx = 0;
+	assert_int_equal(run_gp(&e), RAISE);
+	/* Nor with no TSS. */
+	fake_vcpu.tr = 0;
+	fake_vcpu.tr_limit = 0x2000;
+	assert_int_equal(run_gp(&e), RAISE);
 }
 
 static void test_int80_from_user_switches_to_kernel_stack(void **state)
@@ -653,6 +734,8 @@ int main(void)
 		cmocka_unit_test_setup(test_rep_ins_runs_in_chunks, setup),
 		cmocka_unit_test_setup(test_in_from_absent_port, setup),
 		cmocka_unit_test_setup(test_privileged_from_user_mode_is_gp, setup),
+		cmocka_unit_test_setup(test_user_io_follows_the_tss_bitmap, setup),
+		cmocka_unit_test_setup(test_user_io_bitmap_past_the_tss_limit_is_closed, setup),
 		cmocka_unit_test_setup(test_int80_from_user_switches_to_kernel_stack, setup),
 		cmocka_unit_test_setup(test_int_through_dpl0_gate_from_user_is_gp, setup),
 		cmocka_unit_test_setup(test_iret_to_user, setup),
