@@ -41,6 +41,8 @@ int shadow_init(struct shadow *s, const struct shadow_ops *ops)
 	return 0;
 }
 
+static void free_empty_tables(struct shadow *s);
+
 int shadow_map(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
 	       int writable, int from_large, int global)
 {
@@ -50,17 +52,28 @@ int shadow_map(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
 	uint32_t *pd = directory(s, which);
 	if (!(pd[slot] & PTE_P)) {
 		uint32_t pt = s->ops->alloc_table();
+		if (!pt) {
+			free_empty_tables(s);	/* the cache gives way */
+			pt = s->ops->alloc_table();
+		}
 		if (!pt)
 			return -1;
 		/* The PDE allows everything; the PTE decides. */
 		pd[slot] = pt | PTE_P | PTE_W | PTE_U;
+		s->first[which][slot] = 1023;
+		s->last[which][slot] = 0;
 	}
 	if (from_large)
 		mark_slot(s->large, slot, 1);
 	mark_slot(global ? s->global[which] : s->nonglobal[which], slot, 1);
 	uint32_t *pt = s->ops->table(pd[slot] & FRAME);
-	pt[(va >> 12) & 1023] = (host_pa & FRAME) | PTE_P | PTE_U |
-				(writable ? PTE_W : 0) | (global ? PTE_SHADOW_GLOBAL : 0);
+	unsigned i = (va >> 12) & 1023;
+	pt[i] = (host_pa & FRAME) | PTE_P | PTE_U |
+		(writable ? PTE_W : 0) | (global ? PTE_SHADOW_GLOBAL : 0);
+	if (i < s->first[which][slot])
+		s->first[which][slot] = (uint16_t)i;
+	if (i > s->last[which][slot])
+		s->last[which][slot] = (uint16_t)i;
 	return 0;
 }
 
@@ -102,19 +115,48 @@ int shadow_invalidate(struct shadow *s, uint32_t va)
  */
 #define BITMAP_WORDS (SHADOW_GUEST_PDES / 32 + 1)
 
+/* Free the tables kept empty by CR3 loads (empty_nonglobal). */
+static void free_empty_tables(struct shadow *s)
+{
+	for (unsigned which = 0; which < 2; which++)
+		for (unsigned slot = 0; slot < SHADOW_GUEST_PDES; slot++)
+			if (!slot_marked(s->global[which], slot) &&
+			    !slot_marked(s->nonglobal[which], slot))
+				drop_table(s, which, slot);
+}
+
+/* Rare (a paging mode change): every table goes, kept ones too. */
 void shadow_flush(struct shadow *s)
 {
 	for (unsigned which = 0; which < 2; which++)
-		for (unsigned w = 0; w < BITMAP_WORDS; w++) {
-			uint32_t used = s->global[which][w] | s->nonglobal[which][w];
-			while (used) {
-				unsigned slot = w * 32 + (unsigned)__builtin_ctz(used);
-				used &= used - 1;
-				drop_table(s, which, slot);
-			}
-		}
+		for (unsigned slot = 0; slot < SHADOW_GUEST_PDES; slot++)
+			drop_table(s, which, slot);
 	for (unsigned i = 0; i < BITMAP_WORDS; i++)
 		s->large[i] = 0;		/* drop_table cleared the rest */
+}
+
+/*
+ * Clear the non-global entries of the table at slot, which are all within
+ * the range filled since it was clean, and keep the table in place: the
+ * next address space will likely fill the same slot.  A table with no
+ * global entry is clean afterwards.
+ */
+static void empty_nonglobal(struct shadow *s, unsigned which, unsigned slot)
+{
+	uint32_t pde = directory(s, which)[slot];
+	uint32_t *pt = s->ops->table(pde & FRAME);
+	unsigned first = s->first[which][slot], last = s->last[which][slot];
+	if (!slot_marked(s->global[which], slot)) {
+		for (unsigned i = first; i <= last; i++)
+			pt[i] = 0;
+		s->first[which][slot] = 1023;
+		s->last[which][slot] = 0;
+	} else {
+		for (unsigned i = first; i <= last; i++)
+			if (!(pt[i] & PTE_SHADOW_GLOBAL))
+				pt[i] = 0;
+	}
+	mark_slot(s->nonglobal[which], slot, 0);
 }
 
 void shadow_flush_nonglobal(struct shadow *s)
@@ -125,17 +167,7 @@ void shadow_flush_nonglobal(struct shadow *s)
 			while (used) {
 				unsigned slot = w * 32 + (unsigned)__builtin_ctz(used);
 				used &= used - 1;
-				if (!slot_marked(s->global[which], slot)) {
-					drop_table(s, which, slot);
-					continue;
-				}
-				/* A table with global entries keeps just those. */
-				uint32_t pde = directory(s, which)[slot];
-				uint32_t *pt = s->ops->table(pde & FRAME);
-				for (unsigned i = 0; i < 1024; i++)
-					if (!(pt[i] & PTE_SHADOW_GLOBAL))
-						pt[i] = 0;
-				mark_slot(s->nonglobal[which], slot, 0);
+				empty_nonglobal(s, which, slot);
 			}
 		}
 	}

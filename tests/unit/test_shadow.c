@@ -145,7 +145,9 @@ static void test_cr3_load_keeps_only_global_entries(void **state)
 	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0x08048000), 0);
 	assert_int_equal(shadow_lookup(&s, SHADOW_USER, 0x08048000), 0);
 	assert_int_not_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xc0800000), 0);
-	assert_int_equal(in_use, before + 2);	/* the two tables with global entries */
+	/* Every table stays, emptied of its non-global entries, for the next
+	 * address space to fill again without allocating and zeroing. */
+	assert_int_equal(in_use, before + 4);
 	/* The kept 4 MiB piece is still dropped whole by invlpg. */
 	assert_int_equal(shadow_invalidate(&s, 0xc0900000), 1);
 	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xc0800000), 0);
@@ -156,7 +158,30 @@ static void test_cr3_load_keeps_only_global_entries(void **state)
 	/* And a later CR3 load does not think the slot still global. */
 	shadow_map(&s, SHADOW_KERNEL, 0xc0003000, 0x5001000, 1, 0, 0);
 	shadow_flush_nonglobal(&s);
-	assert_int_equal(in_use, before);
+	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xc0003000), 0);
+	assert_int_equal(in_use, before + 1);
+	/* Filled again without a new table, and emptied again. */
+	shadow_map(&s, SHADOW_KERNEL, 0xc03ff000, 0x5001000, 1, 0, 0);
+	assert_int_equal(in_use, before + 1);
+	assert_int_not_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xc03ff000), 0);
+	shadow_flush_nonglobal(&s);
+	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xc03ff000), 0);
+}
+
+/* Tables kept empty give way when the allocator runs dry. */
+static void test_kept_tables_are_reclaimed(void **state)
+{
+	(void)state;
+	uint32_t va;
+	for (va = 0; va < 0xf0000000; va += 0x400000)
+		if (shadow_map(&s, SHADOW_KERNEL, va, 0x5000000, 1, 0, 0))
+			break;
+	uint32_t reached = va;
+	shadow_flush_nonglobal(&s);		/* all kept, all empty */
+	assert_int_equal(shadow_map(&s, SHADOW_USER, 0x1000, 0x5000000, 1, 0, 0), 0);
+	assert_int_not_equal(shadow_lookup(&s, SHADOW_USER, 0x1000), 0);
+	for (va = 0; va < reached; va += 0x400000)
+		assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, va), 0);
 }
 
 static void test_out_of_tables(void **state)
@@ -181,6 +206,7 @@ int main(void)
 		cmocka_unit_test_setup(test_cr3_load_keeps_only_global_entries, setup),
 		cmocka_unit_test_setup(test_flush_frees_every_table, setup),
 		cmocka_unit_test_setup(test_out_of_tables, setup),
+		cmocka_unit_test_setup(test_kept_tables_are_reclaimed, setup),
 	};
 	return cmocka_run_group_tests_name("shadow", tests, NULL, NULL);
 }
