@@ -38,9 +38,17 @@ static const struct { uint16_t first, count; } passthrough_ports[] = {
 	{ 0x3f8, 8 },	/* COM1 */
 };
 
-/* Mirrors of the guest LDT's first entries (same rules as the GDT's), one
- * per GDT view: each view's LDT descriptor points at its own. */
-#define LDT_ENTRIES 256
+/*
+ * Mirrors of the guest LDT (same rules as the GDT's), one per GDT view:
+ * each view's LDT descriptor points at its own.  All 8192 entries an LDT
+ * can have (SDM Vol. 3A §3.5.1), 64 KiB a view: a data register can only
+ * hold a selector the CPU finds in a real table, so an entry the mirror
+ * lacked could not be loaded at all (Wine-style LDT users allocate high).
+ * Only lldt pays for the size (it mirrors every entry again, those past the
+ * guest's limit as empty), and Linux loads an LDT only for a process that
+ * made one.
+ */
+#define LDT_ENTRIES 8192
 static uint64_t guest_ldt[2][LDT_ENTRIES] __attribute__((aligned(8)));
 
 /* Flat 4 GiB descriptors, as the guest's boot GDT entries 2 (0x10) and 3

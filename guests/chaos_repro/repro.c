@@ -16,7 +16,7 @@
  *   retfw-user          a 16-bit far ret from user mode, CS 0 on the stack: #GP(0)
  *   ljmp-eip-limit-user a far jump in user mode to a user code segment whose
  *                       limit is below the new EIP: #GP(0) at the ljmp
- *   ldt-high            a segment in LDT entry 300 loads and reads (open)
+ *   ldt-high            a segment in LDT entry 300 loads and reads
  *   iobitmap-user       user out to a port the TSS I/O bitmap opens: no fault
  *   v86-iret-user       user iret with EFLAGS.VM set in the frame and CS 0x60
  *                       (cs=N for another): on this CPU (QEMU's TCG) that

@@ -294,5 +294,6 @@ CASES = [
     *[Boot(f"guest-{word}", ["run", "--kernel", "build/guests/chaos_repro.elf",
                               "--kernel-args", word], 0, [r"^PASS: "],
            reject=[r"VMM PANIC", r"^FAIL:", r"guest stopped by the VMM"])
-      for word in ("pde-accessed", "ljmp-eip-limit-user", "iobitmap-user")],
+      for word in ("pde-accessed", "ljmp-eip-limit-user", "iobitmap-user",
+                   "ldt-high")],
 ]
