@@ -60,6 +60,10 @@ int arch_guest_set_code(struct vcpu *v, uint64_t raw);
  * segment): make the real descriptor it runs on.  -1 if it cannot be made. */
 int arch_guest_set_stack(struct vcpu *v, uint64_t raw);
 
+/* The guest's code and stack segments are now the flat 4 GiB ones
+ * (FLAT_CODE_DPL0, FLAT_DATA_DPL0), as sysenter and sysexit load them. */
+void arch_guest_set_flat_segments(struct vcpu *v);
+
 /* The guest's CR0 changed: give the real CR0 its FPU bits (MP, EM, TS,
  * NE), so the guest's FPU instructions fault exactly as they should. */
 void arch_guest_set_cr0(struct vcpu *v);

@@ -54,6 +54,10 @@ enum emulation ring_software_interrupt(struct vcpu *v, const struct insn *in,
 				       struct event *raise);
 enum emulation ring_sysenter(struct vcpu *v, struct event *raise);
 enum emulation ring_sysexit(struct vcpu *v, struct event *raise);
+/* Whether the data registers hold the selectors last found valid for
+ * virtual user mode, nothing mirrored having changed since (a return to
+ * user mode then leaves them as they are). */
+int ring_user_selectors_known(const struct vcpu *v);
 enum emulation ring_far_transfer(struct vcpu *v, const struct insn *in,
 				 struct event *raise);
 enum emulation ring_load_segment(struct vcpu *v, const struct insn *in,

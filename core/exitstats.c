@@ -89,3 +89,9 @@ void exitstats_print(const char *label)
 		for (unsigned r = 0; r < XR_COUNT; r++)
 			at_mark[r] = since_boot[r];
 }
+
+void exitstats_add(enum exit_reason reason, uint64_t ticks)
+{
+	since_boot[reason].count++;
+	since_boot[reason].ticks += ticks;
+}

@@ -45,6 +45,9 @@ void exitstats_refine(enum exit_reason reason);
 /* The exit is handled, at TSC now; idle ticks (waiting in hlt) were not
  * exit handling. */
 void exitstats_end(uint64_t now, uint64_t idle);
+/* A whole exit of the given reason, ticks long, counted at once (the
+ * fast paths, which know their reason from the start). */
+void exitstats_add(enum exit_reason reason, uint64_t ticks);
 
 const char *exit_reason_name(enum exit_reason reason);
 

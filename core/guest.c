@@ -346,40 +346,56 @@ static void handle_exit(struct vcpu *v, uint8_t vector, uint32_t fault_address)
  * Linux system call is sysenter, which faults in virtual user mode (the
  * real SYSENTER_CS is 0), and the kernel's "sti; sysexit", whose sti faults
  * (IOPL 0).  Both are #GP(0) on bytes that say all there is to know, and
- * both change a fixed set of state: this does that and nothing else,
- * reading the bytes straight through the shadow the guest ran on.  It
- * leaves to the general path (returns 0) anything that needs more: a step
- * or sti shadow in progress, the guest's own TF, exit tracing, an
- * interrupt waiting (the sti must deliver it after the sysexit), tables
- * that must be mirrored again, a fault to raise.
+ * both change a fixed set of state: ring_sysenter and ring_sysexit (with
+ * the sti before it) do exactly this, less what cannot apply here.  The
+ * bytes are read straight through the shadow the guest ran on.  Anything
+ * that needs more goes the general way (returns 0): a step or sti shadow
+ * in progress, the guest's own TF, exit tracing, an interrupt waiting (the
+ * sti must deliver it after the sysexit), tables that must be mirrored
+ * again, data selectors not already known valid for user mode.
  */
 static int fast_system_call(struct vcpu *v, struct trapframe *tf)
 {
+	uint64_t began = arch_read_tsc();
 	uint8_t insn[3];
+	uint16_t base = v->sysenter_cs & 0xfffc;
+	enum exit_reason reason;
 
 	if (tf->error != 0 || v->step_reasons || v->sti_shadow || trace_exits ||
-	    (tf->eflags & EFLAGS_TF) || !v->pv_irq_word ||
-	    (v->sysenter_cs & 0xfffc) == 0 ||
+	    (tf->eflags & EFLAGS_TF) || !v->pv_irq_word || base == 0 ||
 	    arch_read_guest_linear(v->cs_base + tf->eip, insn, 3))
 		return 0;
 	if (v->vpl == VPL_USER && insn[0] == 0x0f && insn[1] == 0x34) {
-		exitstats_begin(VEC_GP, arch_read_tsc());
-		exitstats_refine(XR_GP_SYSENTER);
-		struct event unused;
-		ring_sysenter(v, &unused);	/* cannot fault: SYSENTER_CS is set */
+		/* sysenter (SDM Vol. 2, SYSENTER) */
+		v->vif = 0;
+		v->vpl = VPL_KERNEL;
+		v->cs = base;
+		v->ss = base + 8;
+		tf->eip = v->sysenter_eip;
+		tf->esp = v->sysenter_esp;
+		tf->eflags &= ~(EFLAGS_VM | EFLAGS_RF);
+		reason = XR_GP_SYSENTER;
 	} else if (v->vpl == VPL_KERNEL && insn[0] == 0xfb && insn[1] == 0x0f &&
-		   insn[2] == 0x35 && !v->tables_unprotected && !vcpu_irq_pending(v)) {
-		exitstats_begin(VEC_GP, arch_read_tsc());
-		exitstats_refine(XR_GP_STI);
-		struct event unused;
+		   insn[2] == 0x35 && !v->tables_unprotected && !vcpu_irq_pending(v) &&
+		   ring_user_selectors_known(v)) {
+		/* sti; sysexit (SDM Vol. 2, SYSEXIT) */
 		v->vif = 1;
-		ring_sysexit(v, &unused);	/* cannot fault: virtual kernel, SYSENTER_CS set */
+		v->vpl = VPL_USER;
+		v->cs = (base + 16) | 3;
+		v->ss = (base + 24) | 3;
+		tf->eip = tf->edx;
+		tf->esp = tf->ecx;
+		reason = XR_GP_STI;
 	} else {
 		return 0;
 	}
+	/* Both are flat, base 0, as SYSENTER and SYSEXIT load them. */
+	v->cs_base = v->ss_base = 0;
+	arch_guest_set_flat_segments(v);
+	arch_guest_switch_ring(v);
 	v->pv_irq_word[0] = (uint32_t)v->vif;
 	v->pv_irq_word[1] = (uint32_t)vcpu_irq_pending(v);
-	exitstats_end(arch_read_tsc(), 0);
+	exitstats_add(reason, arch_read_tsc() - began);
 	return 1;
 }
 

@@ -154,23 +154,36 @@ void ring_set_stack(struct vcpu *v, uint16_t sel, uint64_t raw)
  * Whether the data selectors are the ones enter_user_mode last checked,
  * with no mirrored descriptor changed since: every system call returns
  * with the same four.  The mirrors follow every change to the guest's
- * table entries they cover (GDT 0-31 and the LDT's mirrored part), and
- * only selectors there are remembered; with tables_unprotected the
- * tables were just mirrored again, which counts as a change if any.
+ * table entries they cover (GDT 0-31 and the LDT's mirrored part), so
+ * selectors are remembered only when all four are there; with
+ * tables_unprotected the tables were just mirrored again, which counts as
+ * a change if any.
  */
-static int same_user_selectors(struct vcpu *v, uint32_t *const data_regs[4])
+static int same_user_selectors(const struct vcpu *v)
 {
-	if (v->user_sel_generation != arch_guest_mirror_generation() ||
-	    v->gdtr.limit == 0)		/* boot segments: not mirrored */
-		return 0;
+	const struct trapframe *tf = v->regs;
+	return v->user_sel_generation == arch_guest_mirror_generation() &&
+	       ((tf->ds ^ v->user_sel[0]) | (tf->es ^ v->user_sel[1]) |
+		(tf->fs ^ v->user_sel[2]) | (tf->gs ^ v->user_sel[3])) == 0;
+}
+
+static void remember_user_selectors(struct vcpu *v)
+{
+	const struct trapframe *tf = v->regs;
+	const uint32_t sel[4] = { tf->ds, tf->es, tf->fs, tf->gs };
+	v->user_sel_generation = arch_guest_mirror_generation();
 	for (unsigned i = 0; i < 4; i++) {
-		uint32_t sel = *data_regs[i];
-		unsigned index = (sel & 0xffff) >> 3;
-		if (sel != v->user_sel[i] ||
-		    index >= ((sel & 4) ? arch_guest_ldt_entries() : 32u))
-			return 0;
+		unsigned index = (sel[i] & 0xffff) >> 3;
+		unsigned mirrored = (sel[i] & 4) ? arch_guest_ldt_entries() : 32u;
+		if (index >= mirrored || v->gdtr.limit == 0)	/* boot segments: not mirrored */
+			v->user_sel_generation = 0;	/* never matches */
+		v->user_sel[i] = sel[i];
 	}
-	return 1;
+}
+
+int ring_user_selectors_known(const struct vcpu *v)
+{
+	return same_user_selectors(v);
 }
 
 /* Entering virtual user mode: what changes with the ring. */
@@ -187,13 +200,11 @@ static void enter_user_mode(struct vcpu *v)
 		ring_mirror_tables(v);
 	/* Data registers holding kernel segments are cleared, as the CPU does. */
 	uint32_t *data_regs[] = { &tf->ds, &tf->es, &tf->fs, &tf->gs };
-	if (!same_user_selectors(v, data_regs)) {
-		for (unsigned i = 0; i < 4; i++) {
+	if (!same_user_selectors(v)) {
+		for (unsigned i = 0; i < 4; i++)
 			if (!data_selector_valid_at(v, (uint16_t)*data_regs[i], VPL_USER))
 				*data_regs[i] = 0;
-			v->user_sel[i] = *data_regs[i];
-		}
-		v->user_sel_generation = arch_guest_mirror_generation();
+		remember_user_selectors(v);
 	}
 	arch_guest_switch_ring(v);
 }

@@ -122,40 +122,64 @@ uint8_t *arch_window(uint32_t pa, uint32_t *len)
 }
 
 /*
- * The real CS and SS the guest runs on are aliases of its descriptors.
- * System calls switch between the same two flat descriptors all the time,
- * so the last alias made for each register is remembered.
+ * The real CS and SS the guest runs on are aliases of its descriptors
+ * (core/segments.c).  A guest moves among a handful of code and stack
+ * descriptors (Linux: kernel and user, each flat), so the aliases made
+ * last are remembered, a few per register, and the entry is written only
+ * when it changes.
  */
+#define ALIASES_REMEMBERED 4
+
 struct alias_memo {
-	uint64_t raw, alias;
+	uint64_t raw[ALIASES_REMEMBERED], alias[ALIASES_REMEMBERED];
+	unsigned next;		/* the slot to replace next */
+	uint64_t loaded;	/* what the GDT entry holds now (0: unknown) */
+	uint64_t loaded_raw;	/* ... made from this */
 };
 
 static int set_alias(struct alias_memo *memo, unsigned gdt_index, uint64_t raw,
 		     uint64_t (*make)(uint64_t))
 {
-	if (memo->alias != 0 && memo->raw == raw)
-		return 0;	/* only this writes the entry: it holds the alias */
-	uint64_t alias = make(raw);
-	if (alias == 0)
-		return -1;
-	memo->raw = raw;
-	memo->alias = alias;
-	cpu_set_gdt_entry(gdt_index, alias);
+	if (memo->loaded != 0 && memo->loaded_raw == raw)
+		return 0;	/* the entry holds it already */
+	uint64_t alias = 0;
+	for (unsigned i = 0; i < ALIASES_REMEMBERED; i++)
+		if (memo->alias[i] != 0 && memo->raw[i] == raw)
+			alias = memo->alias[i];
+	if (alias == 0) {
+		alias = make(raw);
+		if (alias == 0)
+			return -1;
+		memo->raw[memo->next] = raw;
+		memo->alias[memo->next] = alias;
+		memo->next = (memo->next + 1) % ALIASES_REMEMBERED;
+	}
+	cpu_set_gdt_entry(gdt_index, alias);	/* only this writes the entry */
+	memo->loaded = alias;
+	memo->loaded_raw = raw;
 	return 0;
 }
+
+static struct alias_memo code_memo, stack_memo;
 
 int arch_guest_set_code(struct vcpu *v, uint64_t raw)
 {
 	(void)v;
-	static struct alias_memo code;
-	return set_alias(&code, GDT_GUEST_CODE, raw, segments_code_alias);
+	return set_alias(&code_memo, GDT_GUEST_CODE, raw, segments_code_alias);
 }
 
 int arch_guest_set_stack(struct vcpu *v, uint64_t raw)
 {
 	(void)v;
-	static struct alias_memo stack;
-	return set_alias(&stack, GDT_GUEST_STACK, raw, segments_stack_alias);
+	return set_alias(&stack_memo, GDT_GUEST_STACK, raw, segments_stack_alias);
+}
+
+void arch_guest_set_flat_segments(struct vcpu *v)
+{
+	if (code_memo.loaded_raw != FLAT_CODE_DPL0 || code_memo.loaded == 0)
+		arch_guest_set_code(v, FLAT_CODE_DPL0);
+	if (stack_memo.loaded_raw != FLAT_DATA_DPL0 || stack_memo.loaded == 0)
+		arch_guest_set_stack(v, FLAT_DATA_DPL0);
 }
 
 extern int guest_copy(void *dst, const void *src, uint32_t len);
@@ -380,12 +404,13 @@ void arch_prepare_resume(struct vcpu *v)
 	 * holds them while the guest's flag is clear. */
 	if (v->vif || v->pv_irq)
 		tf->eflags |= EFLAGS_IF;
-	uint32_t *regs[4] = { &tf->ds, &tf->es, &tf->fs, &tf->gs };
 	unsigned view = view_of(v);
+	const uint32_t *checked = resume_checked[view].sel;
 	if (resume_checked[view].generation == mirror_generation &&
-	    resume_checked[view].sel[0] == *regs[0] && resume_checked[view].sel[1] == *regs[1] &&
-	    resume_checked[view].sel[2] == *regs[2] && resume_checked[view].sel[3] == *regs[3])
+	    ((tf->ds ^ checked[0]) | (tf->es ^ checked[1]) |
+	     (tf->fs ^ checked[2]) | (tf->gs ^ checked[3])) == 0)
 		return;		/* the same selectors, checked against the same mirrors */
+	uint32_t *regs[4] = { &tf->ds, &tf->es, &tf->fs, &tf->gs };
 	for (unsigned i = 0; i < 4; i++) {
 		*regs[i] = usable_data_selector(v, *regs[i]);
 		resume_checked[view].sel[i] = *regs[i];

@@ -131,7 +131,7 @@ void fake_code(const uint8_t *bytes, unsigned len)
 
 /* ---- the arch hooks ---- */
 
-static uint32_t fake_mirror_generation;
+static uint32_t fake_mirror_generation = 1;	/* 0 is "never" (core/ring.c) */
 
 uint8_t *arch_window(uint32_t pa, uint32_t *len) { return map_ram(pa, len); }
 int arch_guest_set_code(struct vcpu *v, uint64_t raw) { (void)v; (void)raw; return 0; }
