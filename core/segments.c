@@ -74,8 +74,25 @@ uint64_t segments_mirror(uint64_t raw, unsigned vpl)
 
 	if (!s.s)
 		return 0;	/* system descriptors: never in the real GDT */
-	if (segment_is_code(&s)) {
-		/* Unusable from ring 3: transfers to it fault into the VMM. */
+	if (segment_is_code(&s) && (s.type & SEG_TYPE_READABLE)) {
+		/*
+		 * A readable code segment may also sit in a data register,
+		 * where it is only read through (SDM Vol. 3A §5.7: data
+		 * registers may hold readable code; writes through it #GP).
+		 * Its mirror is therefore a read-only data segment: a data
+		 * register loads it as it would the code, and no transfer
+		 * can use it (a far jmp, call, ret or iret to a data
+		 * descriptor is #GP(selector)), so every transfer still traps
+		 * to the VMM, which checks the guest's own code descriptor.
+		 * Loadable as the CPU would: conforming code at any
+		 * privilege, other code at DPL >= the ring.
+		 */
+		int conforming = s.type & SEG_TYPE_CONFORMING;
+		s.type &= SEG_TYPE_ACCESSED;	/* read-only data, expand-up */
+		s.dpl = conforming || s.dpl >= vpl ? 3 : 0;
+	} else if (segment_is_code(&s)) {
+		/* Execute-only: unusable from ring 3, and transfers to it
+		 * fault into the VMM. */
 		s.type &= ~SEG_TYPE_CONFORMING;
 		s.dpl = 0;
 	} else {

@@ -7,10 +7,14 @@
  *     load them (DPL 0 where it may not: a kernel data segment while in
  *     virtual user mode), and a limit clipped so no offset reaches the VMM
  *     at 0xFC000000 and up;
- *   - code segments become DPL-0, non-conforming: the guest can never jump,
- *     call or IRET to them from ring 3, so every such transfer faults into
- *     the VMM, which completes it (paper §4.5).  The guest's code actually
- *     runs on a VMM-owned alias of the descriptor (see segments_code_alias);
+ *   - code segments become read-only data segments if readable (a data
+ *     register may hold them, with the rule above for DPL), DPL-0
+ *     non-conforming code if execute-only: either way the guest can never
+ *     jump, call or IRET to them from ring 3, so every such transfer faults
+ *     into the VMM, which completes it (paper §4.5).  The guest's code
+ *     actually runs on a VMM-owned alias of the descriptor (see
+ *     segments_code_alias).  lar, lsl, verr and verw run natively and so
+ *     see the mirror's type and DPL, not the guest's;
  *   - CS and SS always run on VMM-owned aliases, copied when the guest loads
  *     them.  That is the CPU's descriptor cache: a loaded segment keeps
  *     working after the guest rewrites or reloads its GDT, until the guest

@@ -23,7 +23,7 @@
  *                       enters virtual-8086 mode even at CPL 3; the next
  *                       fault (a #UD) must reach the guest, from V86 mode
  *   code-in-fs          a readable code segment (base 0x10000) loaded into
- *                       %fs in the kernel reads through its base (open)
+ *                       %fs in the kernel reads through its base
  *   ss16-kernel         the kernel on a 16-bit stack segment keeps ESP's
  *                       upper half across an exit (cli) (open)
  *   rpl3-data-kernel    the kernel loading a DPL 0 data segment with RPL 3

@@ -5,10 +5,13 @@
  * byte whose low bits pick the virtual ring.  For each, what core/segments.h
  * promises of the real descriptors the guest will run on:
  *   - segment_decode/segment_encode round-trip every descriptor (but L);
- *   - segments_mirror: system descriptors never reach the real GDT; code
- *     segments become DPL 0, non-conforming (unusable from ring 3); data
- *     segments DPL 3 exactly when the guest's DPL lets the current virtual
- *     ring load them, else DPL 0; base, type and flags are the guest's;
+ *   - segments_mirror: system descriptors never reach the real GDT; no
+ *     mirror is a code segment ring 3 could run: readable code becomes
+ *     read-only data (DPL 3 when conforming or when the current virtual
+ *     ring may load it, else DPL 0), execute-only code DPL 0,
+ *     non-conforming; data segments DPL 3 exactly when the guest's DPL
+ *     lets the current virtual ring load them, else DPL 0; base, type and
+ *     flags are the guest's;
  *   - every expand-up segment and every code segment is clipped so that no
  *     offset reaches GUEST_LINEAR_LIMIT (0xFC000000): base + limit stays
  *     below it, or the segment is not present; clipping only shrinks, and
@@ -51,9 +54,14 @@ static void check_one(uint64_t raw, unsigned vpl)
 	} else {
 		struct segment ms = segment_decode(m);
 		CHECK(ms.s == 1 && ms.avl == s.avl && ms.db == s.db);
-		CHECK((ms.type & ~SEG_TYPE_CONFORMING) == (s.type & ~SEG_TYPE_CONFORMING));
-		if (segment_is_code(&s)) {
-			CHECK(ms.dpl == 0 && !(ms.type & SEG_TYPE_CONFORMING));
+		int conforming = s.type & SEG_TYPE_CONFORMING;
+		if (segment_is_code(&s) && (s.type & SEG_TYPE_READABLE)) {
+			/* Read-only data: never a code segment. */
+			CHECK(ms.type == (s.type & SEG_TYPE_ACCESSED));
+			CHECK(ms.dpl == (conforming || s.dpl >= vpl ? 3 : 0));
+		} else if (segment_is_code(&s)) {
+			CHECK(ms.type == (s.type & ~SEG_TYPE_CONFORMING));
+			CHECK(ms.dpl == 0);
 		} else {
 			CHECK(ms.type == s.type);
 			CHECK(ms.dpl == (s.dpl >= vpl ? 3 : 0));

@@ -125,12 +125,38 @@ static void test_segment_inside_vmm_not_present(void **state)
 static void test_code_mirrored_dpl0_nonconforming(void **state)
 {
 	(void)state;
-	uint64_t conforming = desc(0, 0xfffff, 0xf, 1, 3, 1, 1, 1);
+	uint64_t conforming = desc(0, 0xfffff, 0xd, 1, 3, 1, 1, 1);	/* execute-only */
 	for (unsigned vpl = 0; vpl <= 3; vpl += 3) {
 		struct segment s = segment_decode(segments_mirror(conforming, vpl));
 		assert_int_equal(s.dpl, 0);	/* every transfer to it traps */
 		assert_false(s.type & SEG_TYPE_CONFORMING);
 		assert_true(segment_is_code(&s));
+	}
+}
+
+/* Readable code is mirrored as read-only data: usable in a data register
+ * where the CPU allows it, never as a code segment. */
+static void test_readable_code_mirrored_as_read_only_data(void **state)
+{
+	(void)state;
+	uint64_t kernel = desc(0x10000, 0xfffff, 0xb, 1, 0, 1, 1, 1);
+	uint64_t conforming = desc(0, 0xfffff, 0xe, 1, 0, 1, 1, 1);
+	struct segment k = segment_decode(segments_mirror(kernel, VPL_KERNEL));
+	struct segment u = segment_decode(segments_mirror(kernel, VPL_USER));
+	for (unsigned i = 0; i < 2; i++) {
+		struct segment *s = i ? &u : &k;
+		assert_true(s->s && s->present);
+		assert_false(segment_is_code(s));
+		assert_int_equal(s->type & ~SEG_TYPE_ACCESSED, 0);	/* read-only, expand-up */
+		assert_int_equal(s->base, 0x10000);
+		assert_true((uint64_t)s->base + s->limit < GUEST_LINEAR_LIMIT);	/* clipped */
+	}
+	assert_int_equal(k.dpl, 3);	/* the kernel may load its code */
+	assert_int_equal(u.dpl, 0);	/* user mode may not */
+	for (unsigned vpl = 0; vpl <= 3; vpl += 3) {
+		struct segment c = segment_decode(segments_mirror(conforming, vpl));
+		assert_int_equal(c.dpl, 3);	/* conforming: from any ring */
+		assert_false(segment_is_code(&c));
 	}
 }
 
@@ -206,6 +232,7 @@ int main(void)
 		cmocka_unit_test(test_small_segment_kept_exactly),
 		cmocka_unit_test(test_segment_inside_vmm_not_present),
 		cmocka_unit_test(test_code_mirrored_dpl0_nonconforming),
+		cmocka_unit_test(test_readable_code_mirrored_as_read_only_data),
 		cmocka_unit_test(test_system_descriptors_never_mirrored),
 		cmocka_unit_test(test_expand_down_kept),
 		cmocka_unit_test(test_not_present_stays_not_present),
