@@ -167,13 +167,22 @@ static int try_deliver(struct vcpu *v, const struct event *ev, struct event *err
 		return -1;
 	}
 	struct segment cs = segment_decode(raw);
-	if (!segment_is_code(&cs) || cs.dpl > v->vpl ||
-	    (cs.dpl != VPL_KERNEL && cs.dpl != VPL_USER)) {
+	if (!segment_is_code(&cs) || cs.dpl > v->vpl) {
 		*err = fault(VEC_GP, selector_error(ev, sel));
 		return -1;
 	}
 	if (!cs.present) {
 		*err = fault(VEC_NP, selector_error(ev, sel));
+		return -1;
+	}
+	/* Non-conforming ring-1 or ring-2 code would run the handler in
+	 * that ring, which the VMM does not virtualize: #GP(selector), but
+	 * only after the CPU's own checks, so a not-present one is still
+	 * #NP (SDM Vol. 2, INT n: type and DPL, then present, then the
+	 * privilege).  Conforming code runs at the current ring: fine. */
+	if (!(cs.type & SEG_TYPE_CONFORMING) && cs.dpl != VPL_KERNEL &&
+	    cs.dpl != VPL_USER) {
+		*err = fault(VEC_GP, selector_error(ev, sel));
 		return -1;
 	}
 	if (segments_code_alias(raw) == 0) {

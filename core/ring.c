@@ -229,12 +229,19 @@ static enum emulation return_to(struct vcpu *v, uint32_t eip, uint16_t cs,
 	uint64_t raw;
 	struct segment code;
 
-	if (rpl < v->vpl || (rpl != VPL_KERNEL && rpl != VPL_USER)) {
+	if (rpl < v->vpl) {
 		*raise = gp(cs);
 		return RAISE;
 	}
 	if (check_code(v, cs, rpl, &raw, &code, raise))
 		return RAISE;
+	/* A return to ring 1 or 2, which the VMM does not virtualize: after
+	 * the CPU's checks of CS, so that a not-present one is #NP(cs) as on
+	 * the CPU (SDM Vol. 2, IRET, RET). */
+	if (rpl != VPL_KERNEL && rpl != VPL_USER) {
+		*raise = gp(cs);
+		return RAISE;
+	}
 
 	if (rpl == v->vpl) {		/* same ring */
 		if (check_eip(&code, eip, raise))

@@ -27,13 +27,17 @@
  *   ss16-kernel         the kernel on a 16-bit stack segment keeps ESP's
  *                       upper half across an exit (cli) (open)
  *   rpl3-data-kernel    the kernel loading a DPL 0 data segment with RPL 3
- *                       into %fs: #GP(sel) (open)
+ *                       into %fs: #GP(sel) (open, and cannot be closed
+ *                       while kernel segment loads run natively; README)
  *   pde-accessed        a read through a present PDE (A clear) to a PTE that
  *                       is not present: #PF, and the PDE's A bit is set (the
  *                       CPU used the PDE)
  *   rep-ins-big         (timing, not in "all") kernel rep insb of 16 MiB from
  *                       port 0x60, paging off: how long the one instruction
  *                       keeps the VMM busy (natively about a second in all)
+ *   gate-np-ring1       user int n through a present DPL-3 gate to a ring-1
+ *                       code segment that is not present: #NP(sel), not
+ *                       #GP (the CPU checks presence before the ring)
  *   hc-gdt-index-wrap   RV_HC_SET_GDT_ENTRY with index 0x20000000 (index * 8
  *                       wraps to 0): EINVAL, like index 0 (only under the VMM)
  */
@@ -367,6 +371,39 @@ static void rep_ins_big(void)
 	report(true, "rep insb of 16 MiB finished");
 }
 
+/* ---- a gate to a not-present ring-1 code segment ---- */
+
+#define RING1_CS    ((GDT_TEST_FIRST + 5) << 3)
+#define RING1_VEC   0x41
+
+static uint32_t user_int_ring1(uint32_t arg)
+{
+	(void)arg;
+	__asm__ volatile("movl $1f, %0\n\t" ASM_TRY("2f")
+			 "1: int %1\n2:"
+			 : "=&r"(at) : "i"(RING1_VEC) : "memory");
+	return 0;
+}
+
+static void gate_np_ring1(void)
+{
+	/* From user mode, so that DPL 1 <= CPL passes and presence is next
+	 * (from the kernel, DPL 1 > CPL 0 is #GP first). */
+	uint64_t saved = idt[RING1_VEC];
+	gdt_set(RING1_CS >> 3, make_seg(0, 0xfffff, SEG_DPL(1) | SEG_S | SEG_CODE_RX,
+					SEG_G | SEG_DB));	/* not present */
+	idt[RING1_VEC] = make_gate(vector_stub(RING1_VEC), RING1_CS, 0xe, 3, true);
+	ex_clear();
+	run_in_user(user_int_ring1, 0);
+	if (ex_last.count)
+		detail("vector %u error 0x%x", ex_last.vector, ex_last.error);
+	report(ex_last.count == 1 && ex_last.vector == 11 && ex_last.error == RING1_CS &&
+	       ex_last.eip == at && ex_last.cs == USER_CS,
+	       "user int n to a not-present ring-1 code segment is #NP(sel)");
+	idt[RING1_VEC] = saved;
+	gdt_set(RING1_CS >> 3, 0);
+}
+
 /* ---- the GDT-entry hypercall's index check ---- */
 
 static void hc_index_wrap(void)
@@ -399,7 +436,7 @@ int main(uint32_t magic, struct multiboot_info *mbi)
 		"farjmp-empty-kernel", "iretw-user", "retfw-user",
 		"ljmp-eip-limit-user", "ldt-high", "iobitmap-user", "code-in-fs",
 		"ss16-kernel", "rpl3-data-kernel", "hc-gdt-index-wrap", "pde-accessed",
-		"rep-ins-big", "v86-iret-user",
+		"gate-np-ring1", "rep-ins-big", "v86-iret-user",
 	};
 	bool all = chaos_flag(cmd, "all"), any = false;
 	(void)uesp;
@@ -433,6 +470,8 @@ int main(uint32_t magic, struct multiboot_info *mbi)
 			pde_accessed();
 		else if (strcmp(w, "rep-ins-big") == 0)
 			rep_ins_big();
+		else if (strcmp(w, "gate-np-ring1") == 0)
+			gate_np_ring1();
 	}
 	if (!any)
 		report_skip("name a reproducer on the command line", "chaos_repro");

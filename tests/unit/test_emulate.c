@@ -620,6 +620,66 @@ static void test_handler_past_its_code_limit_is_gp0(void **state)
 	assert_int_equal(u32_at(0x8000 - 16), 1);	/* #GP(EXT): no selector */
 }
 
+/* A code descriptor with any type and DPL, present or not, at GDT index i. */
+static void code_segment(unsigned i, unsigned type, unsigned dpl, int present)
+{
+	uint32_t d[2] = { 0xffff, 0x000f0000u | (type << 8) | (1u << 12) | (dpl << 13) |
+				  (present ? 1u << 15 : 0) | (1u << 22) | (1u << 23) };
+	memcpy(fake_ram + FAKE_GDT + i * 8, d, 8);
+}
+
+static void test_gate_to_ring1_code_checks_presence_first(void **state)
+{
+	(void)state;
+	code_segment(21, 0xb, 1, 0);			/* 0xa8: ring 1, not present */
+	uint32_t gate[2] = { (0xa8u << 16) | 0x2000, 0x8000u | (3u << 13) | (0xeu << 8) };
+	memcpy(fake_ram + FAKE_IDT + 0x41 * 8, gate, 8);
+	fake_gate(11, 0x300000, 0, 0);
+	fake_gate(13, 0x310000, 0, 0);
+	fake_vcpu.vpl = VPL_USER;
+	fake_vcpu.cs = 0x73;
+	fake_vcpu.ss = 0x7b;
+	deliver_or_stop((struct event){ .vector = 0x41, .source = EVENT_SOFTWARE,
+					.insn_len = 2 });
+	assert_int_equal(fake_regs.eip, 0x300000);	/* #NP, not #GP */
+	assert_int_equal(u32_at(FAKE_ESP0 - 24), 0xa8);
+}
+
+static void test_handler_in_conforming_ring1_code_runs_at_the_current_ring(void **state)
+{
+	(void)state;
+	code_segment(21, 0xf, 1, 1);			/* conforming, DPL 1 */
+	uint32_t gate[2] = { (0xa8u << 16) | 0x2000, 0x8000u | (0xeu << 8) };
+	memcpy(fake_ram + FAKE_IDT + 0x41 * 8, gate, 8);
+	fake_vcpu.vpl = VPL_USER;
+	fake_vcpu.cs = 0x73;
+	fake_vcpu.ss = 0x7b;
+	fake_regs.esp = 0x7000;
+	deliver_or_stop((struct event){ .vector = 0x41, .source = EVENT_EXTERNAL });
+	assert_int_equal(fake_regs.eip, 0x2000);
+	assert_int_equal(fake_vcpu.vpl, VPL_USER);
+	assert_int_equal(fake_vcpu.cs, 0xab);		/* RPL = the ring it runs in */
+	assert_int_equal(fake_regs.esp, 0x7000 - 12);	/* same stack */
+}
+
+static void test_iret_to_ring1_checks_presence_first(void **state)
+{
+	(void)state;
+	struct event e;
+	code_segment(21, 0xb, 1, 0);
+	uint32_t frame[5] = { 0x400000, 0xa9, 0x202, 0x7ff0, 0x7b };
+	memcpy(fake_ram + 0x8000, frame, sizeof(frame));
+	fake_regs.esp = 0x8000;
+	CODE(0xcf);
+	assert_int_equal(run_gp(&e), RAISE);
+	assert_int_equal(e.vector, VEC_NP);
+	assert_int_equal(e.error, 0xa8);
+	code_segment(21, 0xb, 1, 1);			/* present: not virtualized */
+	assert_int_equal(run_gp(&e), RAISE);
+	assert_int_equal(e.vector, VEC_GP);
+	assert_int_equal(e.error, 0xa8);
+}
+
 static void test_hypercall_probe(void **state)
 {
 	(void)state;
@@ -743,6 +803,9 @@ int main(void)
 		cmocka_unit_test_setup(test_far_transfer_past_the_code_limit_is_gp0, setup),
 		cmocka_unit_test_setup(test_iret_past_the_code_limit_is_gp0, setup),
 		cmocka_unit_test_setup(test_handler_past_its_code_limit_is_gp0, setup),
+		cmocka_unit_test_setup(test_gate_to_ring1_code_checks_presence_first, setup),
+		cmocka_unit_test_setup(test_handler_in_conforming_ring1_code_runs_at_the_current_ring, setup),
+		cmocka_unit_test_setup(test_iret_to_ring1_checks_presence_first, setup),
 		cmocka_unit_test_setup(test_hypercall_probe, setup),
 		cmocka_unit_test_setup(test_hypercall_pv_irq_checks_its_word, setup),
 		cmocka_unit_test_setup(test_hypercall_set_gdt_entry_index_does_not_wrap, setup),
