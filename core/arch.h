@@ -36,7 +36,7 @@ uint8_t *arch_window(uint32_t pa, uint32_t *len);
  * mapped elsewhere: a pointer to pa that stays valid, for what the VMM
  * touches on every exit.  NULL if there is no such slot. */
 void *arch_fixed_window(unsigned slot, uint32_t pa);
-enum { FIXED_WINDOW_PV_IRQ };	/* the slots the core uses */
+enum { FIXED_WINDOW_PV_IRQ, FIXED_WINDOW_TABLE_STORE };	/* the slots the core uses */
 /* Read guest linear memory as the guest's current shadow table maps it,
  * without walking the guest's tables: 0, or -1 if it is not mapped there
  * now (then ask vmem, which walks).  For the fast exits. */

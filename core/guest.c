@@ -407,6 +407,13 @@ struct vcpu *guest_exit(struct trapframe *tf)
 	v->regs = tf;
 	if (vector == VEC_GP && fast_system_call(v, tf))
 		return v;
+	if (vector == VEC_PF && !trace_exits) {
+		uint64_t began = arch_read_tsc();
+		if (mmu_fast_table_store(v, arch_fault_address())) {
+			exitstats_add(XR_PF_PROTECTED, arch_read_tsc() - began);
+			return v;
+		}
+	}
 	/* CR2 first: the VMM's own copies through the shadow (vmem) may
 	 * fault and be retried the slow way, which changes it. */
 	uint32_t fault_address = vector == VEC_PF ? arch_fault_address() : 0;

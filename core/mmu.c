@@ -9,18 +9,21 @@
 #include "core/segments.h"
 #include "core/step.h"
 #include "core/vmem.h"
+#include "core/x86_bits.h"
 #include "lib/string.h"
 
 #define PAGE 4096u
 
 void mmu_flush(struct vcpu *v)
 {
+	v->store_page_va = 0;
 	shadow_flush(&v->shadow);
 	arch_guest_tlb_flush(v);
 }
 
 void mmu_invalidate(struct vcpu *v, uint32_t va)
 {
+	v->store_page_va = 0;
 	/* A 4 MiB guest page is shadowed by many 4 KiB entries, each of which
 	 * the CPU may have cached: dropping them all needs a full flush. */
 	if (shadow_invalidate(&v->shadow, va))
@@ -68,6 +71,7 @@ void mmu_protect_tables(struct vcpu *v)
 
 void mmu_load_cr3(struct vcpu *v)
 {
+	v->store_page_va = 0;
 	uint32_t before[MAX_PROTECTED_PAGES];
 	unsigned nbefore = v->nprotected;
 	memcpy(before, v->protected_pages, sizeof(before));
@@ -94,6 +98,110 @@ void mmu_protected_write_done(struct vcpu *v, uint32_t va)
 		ring_mirror_tables(v);		/* unmapped meanwhile: all of them */
 	else
 		ring_mirror_written(v, gpa, PAGE);
+}
+
+/*
+ * The GDT page a store was just emulated on (emulate_table_store, after a
+ * walk that found it writable and dirty): remember the translation, so
+ * the stores that follow skip the walk and the decoder.  Only the page
+ * where the GDT starts, and only with no LDT, whose entries could share it.
+ */
+static void remember_store_page(struct vcpu *v, uint32_t va, uint32_t gpa)
+{
+	uint32_t gdt_gpa;
+	v->store_page_va = 0;
+	if (v->ldtr || v->vpl != VPL_KERNEL || v->gdtr.limit == 0 ||
+	    vmem_translate(v, v->gdtr.base, 0, &gdt_gpa) ||
+	    (gdt_gpa & ~(PAGE - 1)) != (gpa & ~(PAGE - 1)))
+		return;
+	v->store_page = arch_fixed_window(FIXED_WINDOW_TABLE_STORE,
+					  v->mem.host_base + (gpa & ~(PAGE - 1)));
+	if (v->store_page)
+		v->store_page_va = va & ~(PAGE - 1);
+}
+
+/* The address a "mov %reg, mem" (89 /r) or "mov %eax, moffs32" (a3)
+ * stores to, without a prefix or SIB byte, and its length; -1 if the
+ * bytes are something else.  *stack says the default segment is SS. */
+static int simple_store(struct trapframe *tf, const uint8_t b[6], uint32_t *offset,
+			uint32_t *value, unsigned *len, int *stack)
+{
+	*stack = 0;
+	if (b[0] == 0xa3) {
+		memcpy(offset, b + 1, 4);
+		*value = tf->eax;
+		*len = 5;
+		return 0;
+	}
+	unsigned mod = b[1] >> 6, reg = (b[1] >> 3) & 7, rm = b[1] & 7;
+	if (b[0] != 0x89 || mod == 3 || rm == 4)
+		return -1;
+	*value = *vcpu_reg(tf, reg);
+	if (mod == 0 && rm == 5) {
+		memcpy(offset, b + 2, 4);
+		*len = 6;
+		return 0;
+	}
+	*offset = *vcpu_reg(tf, rm);
+	*stack = rm == 5;			/* EBP-based: SS */
+	if (mod == 1) {
+		*offset += (uint32_t)(int32_t)(int8_t)b[2];
+		*len = 3;
+	} else if (mod == 2) {
+		uint32_t disp;
+		memcpy(&disp, b + 2, 4);
+		*offset += disp;
+		*len = 6;
+	} else {
+		*len = 2;
+	}
+	return 0;
+}
+
+/*
+ * A store by the virtual kernel into the GDT page it stored into last:
+ * Linux's load_TLS writes three descriptors as six stores on every context
+ * switch, each a write fault.  Done here at the top of the exit, without a
+ * walk (the translation is remembered) or the decoder, when the store is
+ * one of the two plain forms the kernel uses.  The store's linear address
+ * must be exactly the faulting one: for a DS-relative store that also
+ * proves the segment's base 0, which it is assumed to be.  Returns 1 if
+ * done, 0 to take the general path.
+ */
+int mmu_fast_table_store(struct vcpu *v, uint32_t va)
+{
+	struct trapframe *tf = v->regs;
+	uint8_t b[6];
+	uint32_t offset, value;
+	unsigned len;
+	int stack;
+
+	if (v->store_page_va == 0 || (va & ~(PAGE - 1)) != v->store_page_va ||
+	    v->vpl != VPL_KERNEL ||	/* (the real error code says user: CPL 3) */
+	    (tf->error & (PF_PRESENT | PF_WRITE)) != (PF_PRESENT | PF_WRITE) ||
+	    (tf->eflags & EFLAGS_TF) || v->step_reasons || v->sti_shadow ||
+	    (va & (PAGE - 1)) > PAGE - 4 ||
+	    arch_read_guest_linear(v->cs_base + tf->eip, b, sizeof(b)) ||
+	    simple_store(tf, b, &offset, &value, &len, &stack) ||
+	    (stack ? v->ss_base : 0) + offset != va)
+		return 0;
+	/* The GDT entries the four bytes touch (from its base, which is on
+	 * this page): each must lie wholly on the page to be read here. */
+	uint32_t base_offset = v->gdtr.base & (PAGE - 1);
+	uint32_t from = (va & (PAGE - 1)) - base_offset;	/* wraps if below */
+	for (uint32_t at = from & ~7u; at < from + 4 && at <= v->gdtr.limit; at += 8)
+		if (from < 0x10000 && base_offset + at + 8 > PAGE)
+			return 0;
+	memcpy(v->store_page + (va & (PAGE - 1)), &value, 4);
+	for (uint32_t at = from & ~7u; at < from + 4; at += 8) {
+		if (from >= 0x10000 || at / 8 >= 32 || at + 7 > v->gdtr.limit)
+			continue;	/* not a mirrored entry */
+		uint64_t raw;
+		memcpy(&raw, v->store_page + base_offset + at, 8);
+		arch_guest_mirror_gdt(at / 8, raw);
+	}
+	tf->eip += len;
+	return 1;
 }
 
 /* ---- page faults ---- */
@@ -176,6 +284,7 @@ void mmu_page_fault(struct vcpu *v, uint32_t va, uint32_t error)
 	 * (the page stays read-only); anything else is let through below. */
 	if (protected_write && emulate_table_store(v, va, gpa) == 0) {
 		exitstats_refine(XR_PF_PROTECTED);
+		remember_store_page(v, va, gpa);
 		writable = 0;
 		protected_write = 0;
 	}

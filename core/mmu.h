@@ -17,6 +17,9 @@
  *      and restart the instruction, invisibly to the guest.
  */
 void mmu_page_fault(struct vcpu *v, uint32_t va, uint32_t error);
+/* The fast path for the kernel's stores into its GDT page: 1 if the write
+ * fault at va was one, and is done. */
+int mmu_fast_table_store(struct vcpu *v, uint32_t va);
 
 /* Drop every shadow translation (change of paging mode, CR4.PGE). */
 void mmu_flush(struct vcpu *v);

@@ -64,6 +64,11 @@ struct vcpu {
 	uint32_t pv_irq_gpa;
 	uint32_t *pv_irq_word;	/* the VMM's pointer to it (a fixed window), or
 				   NULL: reach it through gmem then */
+	/* The GDT page the kernel last stored into through linear page
+	 * store_page_va (core/mmu.c, mmu_fast_table_store): like a TLB entry,
+	 * until the next invlpg, CR3 load or table change.  0: none. */
+	uint32_t store_page_va;
+	uint8_t *store_page;	/* the VMM's pointer to it (a fixed window) */
 	/* The data selectors enter_user_mode last found valid in user mode,
 	 * and the mirror generation (arch) they were checked at. */
 	uint32_t user_sel_generation;
