@@ -96,6 +96,11 @@ uint32_t arch_guest_mirror_generation(void);
 unsigned arch_guest_ldt_entries(void);
 void arch_guest_mirror_ldt(unsigned index, uint64_t raw);
 
+/* Make the CPU run on shadow table which (SHADOW_KERNEL or SHADOW_USER),
+ * whatever the virtual ring: a delivery from user mode reads the kernel's
+ * memory through the kernel's shadow. */
+void arch_guest_load_shadow(struct vcpu *v, unsigned which);
+
 /* The virtual ring changed (v->vpl): switch what depends on it, the real
  * page directory (v's shadow for the ring) included. */
 void arch_guest_switch_ring(struct vcpu *v);

@@ -107,7 +107,7 @@ static int read_ring0_stack(struct vcpu *v, const struct event *ev,
 		return -1;
 	}
 	struct segment s = segment_decode(raw);
-	if (segments_stack_alias(raw) == 0 && s.present) {
+	if (!segments_stack_aliasable(&s) && s.present) {
 		/* A stack the VMM cannot run the guest on (inside its space). */
 		*err = fault(VEC_TS, selector_error(ev, (uint16_t)ss0));
 		return -1;
@@ -127,7 +127,27 @@ static int read_ring0_stack(struct vcpu *v, const struct event *ev,
 	return 0;
 }
 
+static int deliver_checked(struct vcpu *v, const struct event *ev, struct event *err);
+
+/*
+ * From virtual user mode, every access a delivery makes (the IDT, the GDT,
+ * the TSS, the kernel stack) is to kernel memory, which the user shadow
+ * does not map: the VMM would walk the guest's tables for each.  So the
+ * kernel's shadow is loaded first; it is the one the handler will run on,
+ * and the user's comes back if the event does not leave user mode.
+ */
 static int try_deliver(struct vcpu *v, const struct event *ev, struct event *err)
+{
+	int from_user = v->vpl == VPL_USER;
+	if (from_user)
+		arch_guest_load_shadow(v, SHADOW_KERNEL);
+	int result = deliver_checked(v, ev, err);
+	if (from_user && v->vpl == VPL_USER)
+		arch_guest_load_shadow(v, SHADOW_USER);
+	return result;
+}
+
+static int deliver_checked(struct vcpu *v, const struct event *ev, struct event *err)
 {
 	struct trapframe *tf = v->regs;
 	uint32_t gate[2];
@@ -185,7 +205,7 @@ static int try_deliver(struct vcpu *v, const struct event *ev, struct event *err
 		*err = fault(VEC_GP, selector_error(ev, sel));
 		return -1;
 	}
-	if (segments_code_alias(raw) == 0) {
+	if (!segments_code_aliasable(&cs)) {
 		/* Valid for the guest, but starting inside the VMM's space. */
 		*err = fault(VEC_GP, selector_error(ev, sel));
 		return -1;

@@ -731,9 +731,10 @@ enum emulation emulate_gp(struct vcpu *v, uint32_t error, struct event *raise)
 	*raise = emulate_fault(VEC_GP, error);
 	if (avail == 0)
 		return RAISE;
-	/* cli and sti are most of the exits (Linux's interrupt flag): one
-	 * byte, no prefixes, nothing for the decoder to find out. */
-	if (bytes[0] == 0xfa || bytes[0] == 0xfb)
+	/* cli, sti and iret are most of the exits: one byte, no prefixes,
+	 * nothing for the decoder to find out (iret's operand size is the
+	 * segment's, 32 bits: a 16-bit code segment cannot be virtualized). */
+	if (bytes[0] == 0xfa || bytes[0] == 0xfb || bytes[0] == 0xcf)
 		in = (struct insn){ .len = 1, .map = MAP_ONE_BYTE, .opcode = bytes[0],
 				    .seg = -1, .opsize = 4, .addrsize = 4 };
 	else if (decode_insn(bytes, avail, 1, &in) != DECODE_OK)

@@ -305,7 +305,8 @@ static void mark_pending(struct vcpu *v, uint8_t real_vector)
  * now.  The PIC's priority is its IRQ order, lowest real vector first. */
 static void deliver_pending(struct vcpu *v)
 {
-	if (!v->vif || (v->step_reasons & STEP_STI_SHADOW) || v->sti_shadow)
+	if (!v->vif || (v->step_reasons & STEP_STI_SHADOW) || v->sti_shadow ||
+	    !vcpu_irq_pending(v))
 		return;
 	for (unsigned word = 0; word < 8; word++) {
 		if (!v->pending_irqs[word])

@@ -72,7 +72,7 @@ static int check_code(struct vcpu *v, uint16_t sel, unsigned pl, uint64_t *raw,
 	}
 	/* Valid for the guest, but starting inside the VMM's space: the VMM
 	 * cannot run the guest on it. */
-	if (segments_code_alias(*raw) == 0) {
+	if (!segments_code_aliasable(seg)) {
 		*raise = gp(sel);
 		return -1;
 	}
@@ -110,7 +110,7 @@ static int check_stack(struct vcpu *v, uint16_t sel, unsigned pl,
 		*raise = emulate_fault(VEC_SS, sel & 0xfffc);
 		return -1;
 	}
-	if (segments_stack_alias(*raw) == 0) {
+	if (!segments_stack_aliasable(seg)) {
 		*raise = gp(sel);
 		return -1;
 	}

@@ -80,6 +80,21 @@ static inline int segment_is_code(const struct segment *s)
 	return s->s && (s->type & SEG_TYPE_CODE);
 }
 
+/* Whether segments_code_alias / segments_stack_alias would make an alias
+ * of the decoded descriptor s (the checks on hot paths, without making
+ * it): usable as that kind of segment, and not starting in the VMM's
+ * space (an expand-down stack keeps its top; paging guards it). */
+static inline int segments_code_aliasable(const struct segment *s)
+{
+	return s->present && segment_is_code(s) && s->base < GUEST_LINEAR_LIMIT;
+}
+
+static inline int segments_stack_aliasable(const struct segment *s)
+{
+	return s->present && s->s && !segment_is_code(s) && (s->type & SEG_TYPE_WRITABLE) &&
+	       ((s->type & SEG_TYPE_EXPAND_DOWN) || s->base < GUEST_LINEAR_LIMIT);
+}
+
 /* The real descriptor for guest descriptor raw while the guest runs in
  * virtual ring vpl (rules above): a data segment is DPL 3 (usable) when
  * the guest's DPL allows ring vpl to load it, else DPL 0 (loading it from

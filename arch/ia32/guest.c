@@ -144,8 +144,10 @@ static int set_alias(struct alias_memo *memo, unsigned gdt_index, uint64_t raw,
 		return 0;	/* the entry holds it already */
 	uint64_t alias = 0;
 	for (unsigned i = 0; i < ALIASES_REMEMBERED; i++)
-		if (memo->alias[i] != 0 && memo->raw[i] == raw)
+		if (memo->raw[i] == raw && memo->alias[i] != 0) {
 			alias = memo->alias[i];
+			break;
+		}
 	if (alias == 0) {
 		alias = make(raw);
 		if (alias == 0)
@@ -350,12 +352,25 @@ static unsigned view_of(const struct vcpu *v)
 	return v->vpl == VPL_KERNEL ? GDT_VIEW_KERNEL : GDT_VIEW_USER;
 }
 
+/*
+ * Run on shadow table which.  Loading the one already loaded is skipped:
+ * every change to the live shadow is followed by invlpg or a flush of its
+ * own, so the TLB holds nothing stale, and under QEMU a CR3 load costs a
+ * flush of its whole software TLB.
+ */
+void arch_guest_load_shadow(struct vcpu *v, unsigned which)
+{
+	uint32_t pd = v->shadow.pd[which];
+	if (read_cr3() != pd)
+		write_cr3(pd);
+}
+
 void arch_guest_switch_ring(struct vcpu *v)
 {
 	cpu_enable_io_bitmap(v->vpl == VPL_KERNEL);
 	/* The heart of the virtual protection ring (paper §3): virtual user
 	 * mode runs on the table without the guest's kernel pages. */
-	write_cr3(v->shadow.pd[vcpu_shadow(v)]);
+	arch_guest_load_shadow(v, vcpu_shadow(v));
 	cpu_load_gdt_view(view_of(v));
 	/* LDTR caches its table's base: reload it from the new view. */
 	__asm__ volatile("lldt %w0" : : "r"((uint16_t)SEL_GUEST_LDT));

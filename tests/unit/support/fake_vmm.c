@@ -147,6 +147,7 @@ int arch_read_msr(uint32_t index, uint64_t *value) { (void)index; (void)value; r
 unsigned arch_guest_ldt_entries(void) { return 8; }
 void arch_guest_mirror_ldt(unsigned index, uint64_t raw) { (void)index; (void)raw; fake_mirror_generation++; }
 void arch_guest_switch_ring(struct vcpu *v) { (void)v; fake_ring_switches++; }
+void arch_guest_load_shadow(struct vcpu *v, unsigned which) { (void)v; (void)which; }
 
 void arch_guest_mirror_gdt(unsigned index, uint64_t raw)
 {
