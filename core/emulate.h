@@ -58,6 +58,9 @@ enum emulation ring_sysexit(struct vcpu *v, struct event *raise);
  * virtual user mode, nothing mirrored having changed since (a return to
  * user mode then leaves them as they are). */
 int ring_user_selectors_known(const struct vcpu *v);
+/* The kernel's iret back to user mode with the selectors last checked for
+ * it: 1 if done, 0 (nothing changed) for the general path. */
+int ring_fast_iret_to_user(struct vcpu *v);
 enum emulation ring_far_transfer(struct vcpu *v, const struct insn *in,
 				 struct event *raise);
 enum emulation ring_load_segment(struct vcpu *v, const struct insn *in,

@@ -343,28 +343,25 @@ static void handle_exit(struct vcpu *v, uint8_t vector, uint32_t fault_address)
 }
 
 /*
- * A system call's two exits, the short way (issue 6).  Under the VMM a
- * Linux system call is sysenter, which faults in virtual user mode (the
- * real SYSENTER_CS is 0), and the kernel's "sti; sysexit", whose sti faults
- * (IOPL 0).  Both are #GP(0) on bytes that say all there is to know, and
- * both change a fixed set of state: ring_sysenter and ring_sysexit (with
- * the sti before it) do exactly this, less what cannot apply here.  The
- * bytes are read straight through the shadow the guest ran on.  Anything
- * that needs more goes the general way (returns 0): a step or sti shadow
- * in progress, the guest's own TF, exit tracing, an interrupt waiting (the
- * sti must deliver it after the sysexit), tables that must be mirrored
- * again, data selectors not already known valid for user mode.
+ * The commonest #GP exits, the short way (issue 6): a Linux system call's
+ * two (sysenter, which faults in virtual user mode because the real
+ * SYSENTER_CS is 0, and the kernel's "sti; sysexit", whose sti faults at
+ * IOPL 0), the kernel's iret back to user mode, and its reads of control
+ * registers (CR2 in every page fault).  Each is #GP(0) on bytes that say
+ * all there is to know, read straight through the shadow the guest ran
+ * on, and each changes a fixed set of state: what the general emulation
+ * (ring_sysenter, emulate_sti with ring_sysexit, ring_iret, emulate_mov_cr)
+ * would change, less what cannot apply here.  Anything that needs more
+ * goes the general way (returns 0, nothing changed): a step or sti shadow
+ * in progress, the guest's own TF, exit tracing, an interrupt waiting to
+ * be delivered as IF comes on, tables to mirror again, selectors not
+ * already known valid.
  */
-static int fast_system_call(struct vcpu *v, struct trapframe *tf)
+static int fast_system_call(struct vcpu *v, struct trapframe *tf, const uint8_t insn[3])
 {
-	uint64_t began = arch_read_tsc();
-	uint8_t insn[3];
 	uint16_t base = v->sysenter_cs & 0xfffc;
-	enum exit_reason reason;
 
-	if (tf->error != 0 || v->step_reasons || v->sti_shadow || trace_exits ||
-	    (tf->eflags & EFLAGS_TF) || !v->pv_irq_word || base == 0 ||
-	    arch_read_guest_linear(v->cs_base + tf->eip, insn, 3))
+	if (base == 0)
 		return 0;
 	if (v->vpl == VPL_USER && insn[0] == 0x0f && insn[1] == 0x34) {
 		/* sysenter (SDM Vol. 2, SYSENTER) */
@@ -375,7 +372,6 @@ static int fast_system_call(struct vcpu *v, struct trapframe *tf)
 		tf->eip = v->sysenter_eip;
 		tf->esp = v->sysenter_esp;
 		tf->eflags &= ~(EFLAGS_VM | EFLAGS_RF);
-		reason = XR_GP_SYSENTER;
 	} else if (v->vpl == VPL_KERNEL && insn[0] == 0xfb && insn[1] == 0x0f &&
 		   insn[2] == 0x35 && !v->tables_unprotected && !vcpu_irq_pending(v) &&
 		   ring_user_selectors_known(v)) {
@@ -386,7 +382,6 @@ static int fast_system_call(struct vcpu *v, struct trapframe *tf)
 		v->ss = (base + 24) | 3;
 		tf->eip = tf->edx;
 		tf->esp = tf->ecx;
-		reason = XR_GP_STI;
 	} else {
 		return 0;
 	}
@@ -394,6 +389,38 @@ static int fast_system_call(struct vcpu *v, struct trapframe *tf)
 	v->cs_base = v->ss_base = 0;
 	arch_guest_set_flat_segments(v);
 	arch_guest_switch_ring(v);
+	return 1;
+}
+
+static int fast_gp(struct vcpu *v, struct trapframe *tf)
+{
+	uint64_t began = arch_read_tsc();
+	uint8_t insn[3];
+	enum exit_reason reason;
+
+	if (tf->error != 0 || v->step_reasons || v->sti_shadow || trace_exits ||
+	    (tf->eflags & EFLAGS_TF) || !v->pv_irq_word ||
+	    arch_read_guest_linear(v->cs_base + tf->eip, insn, 3))
+		return 0;
+	if (insn[0] == 0x0f && insn[1] == 0x20 && v->vpl == VPL_KERNEL) {
+		/* mov %crN, reg: ModRM's reg is N, r/m the register */
+		unsigned n = (insn[2] >> 3) & 7;
+		const uint32_t *cr = n == 0 ? &v->cr0 : n == 2 ? &v->cr2 :
+				     n == 3 ? &v->cr3 : n == 4 ? &v->cr4 : 0;
+		if (!cr)
+			return 0;
+		*vcpu_reg(tf, insn[2] & 7) = *cr;
+		tf->eip += 3;
+		exitstats_add(XR_GP_CR, arch_read_tsc() - began);
+		return 1;	/* neither the ring nor the interrupt flag moved */
+	}
+	v->vif = v->pv_irq_word[0] != 0;	/* the guest's, as it left it */
+	if (insn[0] == 0xcf && !vcpu_irq_pending(v) && ring_fast_iret_to_user(v))
+		reason = XR_GP_IRET;
+	else if (fast_system_call(v, tf, insn))
+		reason = insn[0] == 0x0f ? XR_GP_SYSENTER : XR_GP_STI;
+	else
+		return 0;
 	v->pv_irq_word[0] = (uint32_t)v->vif;
 	v->pv_irq_word[1] = (uint32_t)vcpu_irq_pending(v);
 	exitstats_add(reason, arch_read_tsc() - began);
@@ -406,12 +433,21 @@ struct vcpu *guest_exit(struct trapframe *tf)
 	uint8_t vector = (uint8_t)tf->vector;
 
 	v->regs = tf;
-	if (vector == VEC_GP && fast_system_call(v, tf))
+	if (vector == VEC_GP && fast_gp(v, tf))
 		return v;
-	if (vector == VEC_PF && !trace_exits) {
+	/* The shadow's own faults: the descriptor-table stores and plain
+	 * fills, without the rest of the exit when nothing else is going on
+	 * (a step, an sti shadow; nothing else is delivered: a fill changes
+	 * no interrupt state). */
+	if (vector == VEC_PF && !trace_exits && !v->step_reasons && !v->sti_shadow) {
 		uint64_t began = arch_read_tsc();
-		if (mmu_fast_table_store(v, arch_fault_address())) {
+		uint32_t va = arch_fault_address();
+		if (mmu_fast_table_store(v, va)) {
 			exitstats_add(XR_PF_PROTECTED, arch_read_tsc() - began);
+			return v;
+		}
+		if (mmu_fast_fill(v, va, tf->error)) {
+			exitstats_add(XR_PF_FILL, arch_read_tsc() - began);
 			return v;
 		}
 	}

@@ -36,4 +36,9 @@ int gmem_write(const struct guest_mem *gm, uint32_t gpa, const void *buf,
 int gmem_fill(const struct guest_mem *gm, uint32_t gpa, uint8_t value,
 	      uint32_t len);
 
+/* The aligned 32-bit word at gpa (a page-table entry), through the map:
+ * valid until the map's next call.  NULL if gpa is misaligned or not in
+ * guest RAM. */
+uint32_t *gmem_word(const struct guest_mem *gm, uint32_t gpa);
+
 #endif

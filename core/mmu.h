@@ -20,6 +20,9 @@ void mmu_page_fault(struct vcpu *v, uint32_t va, uint32_t error);
 /* The fast path for the kernel's stores into its GDT page: 1 if the write
  * fault at va was one, and is done. */
 int mmu_fast_table_store(struct vcpu *v, uint32_t va);
+/* The fast path for filling the shadow: 1 if the fault at va (error code
+ * error) only needed a shadow entry the guest's tables allow, now made. */
+int mmu_fast_fill(struct vcpu *v, uint32_t va, uint32_t error);
 
 /* Drop every shadow translation (change of paging mode, CR4.PGE). */
 void mmu_flush(struct vcpu *v);

@@ -34,17 +34,24 @@ static int allowed(uint32_t combined, unsigned access, int wp)
 	return 1;
 }
 
+/* Entries are aligned words: read and updated in place (gmem_word), the
+ * walk's hottest accesses. */
 static int read_entry(const struct guest_mem *gm, uint32_t gpa, uint32_t *entry)
 {
-	return gmem_read(gm, gpa, entry, 4);
+	const uint32_t *p = gmem_word(gm, gpa);
+	if (!p)
+		return -1;
+	*entry = *p;
+	return 0;
 }
 
 static void set_flags(const struct guest_mem *gm, uint32_t gpa, uint32_t entry,
 		      uint32_t flags)
 {
 	if ((entry & flags) != flags) {
-		entry |= flags;
-		gmem_write(gm, gpa, &entry, 4);
+		uint32_t *p = gmem_word(gm, gpa);
+		if (p)
+			*p = entry | flags;
 	}
 }
 

@@ -51,11 +51,42 @@ static int read_stack(struct vcpu *v, uint32_t esp, void *buf, unsigned len,
 
 /* ---- checking guest selectors (SDM Vol. 3A §5.8, §5.10) ---- */
 
+/*
+ * The last code and stack selectors check_code and check_stack passed,
+ * for which privilege, with the descriptor they found: while no mirrored
+ * descriptor has changed (the mirror generation; only GDT entries below
+ * 32, which the mirror covers and write protection watches), the same
+ * check passes again with the same result.  Every iret back to user mode
+ * checks the same two.
+ */
+
+static int still_checked(const struct vcpu *v, const struct checked_selector *c,
+			 uint16_t sel, unsigned pl)
+{
+	return c->generation != 0 && c->generation == arch_guest_mirror_generation() &&
+	       c->sel == sel && c->pl == pl && !v->tables_unprotected;
+}
+
+static void remember_checked(struct vcpu *v, struct checked_selector *c,
+			     uint16_t sel, unsigned pl, uint64_t raw,
+			     const struct segment *seg)
+{
+	c->generation = 0;
+	if ((sel & 4) || (sel >> 3) >= 32 || v->gdtr.limit == 0 || v->tables_unprotected)
+		return;		/* not a mirrored GDT entry */
+	*c = (struct checked_selector){ arch_guest_mirror_generation(), sel, pl, raw, *seg };
+}
+
 /* A code segment the guest may run at privilege pl (non-conforming: DPL ==
  * pl; conforming: DPL <= pl).  Fills *raw and *seg. */
 static int check_code(struct vcpu *v, uint16_t sel, unsigned pl, uint64_t *raw,
 		      struct segment *seg, struct event *raise)
 {
+	if (still_checked(v, &v->checked_code, sel, pl)) {
+		*raw = v->checked_code.raw;
+		*seg = v->checked_code.seg;
+		return 0;
+	}
 	if (vmem_descriptor(v, sel, raw)) {
 		*raise = gp(sel);
 		return -1;
@@ -76,6 +107,7 @@ static int check_code(struct vcpu *v, uint16_t sel, unsigned pl, uint64_t *raw,
 		*raise = gp(sel);
 		return -1;
 	}
+	remember_checked(v, &v->checked_code, sel, pl, *raw, seg);
 	return 0;
 }
 
@@ -96,6 +128,11 @@ static int check_eip(const struct segment *code, uint32_t eip, struct event *rai
 static int check_stack(struct vcpu *v, uint16_t sel, unsigned pl,
 		       uint64_t *raw, struct segment *seg, struct event *raise)
 {
+	if (still_checked(v, &v->checked_stack, sel, pl)) {
+		*raw = v->checked_stack.raw;
+		*seg = v->checked_stack.seg;
+		return 0;
+	}
 	if ((sel & 3) != pl || vmem_descriptor(v, sel, raw)) {
 		*raise = gp(sel);
 		return -1;
@@ -114,6 +151,7 @@ static int check_stack(struct vcpu *v, uint16_t sel, unsigned pl,
 		*raise = gp(sel);
 		return -1;
 	}
+	remember_checked(v, &v->checked_stack, sel, pl, *raw, seg);
 	return 0;
 }
 
@@ -291,6 +329,37 @@ static enum emulation sixteen_bit_return(struct vcpu *v, unsigned words,
 		return RAISE;
 	}
 	guest_die(v, "16-bit %s is not virtualized", what);
+}
+
+/*
+ * The kernel's iret to virtual user mode, when the code and stack
+ * selectors in its frame are the ones last checked (the same descriptors:
+ * no mirrored entry changed since): return_to's checks then hold as they
+ * did, and only its effects are left.  Returns 1 if done, 0 (nothing
+ * changed) for the general path: a frame that cannot be read, a return
+ * to kernel or virtual-8086 mode, a task return, new selectors.
+ */
+int ring_fast_iret_to_user(struct vcpu *v)
+{
+	struct trapframe *tf = v->regs;
+	uint32_t frame[5];		/* EIP, CS, EFLAGS, ESP, SS */
+
+	if (v->vpl != VPL_KERNEL || (tf->eflags & EFLAGS_NT) ||
+	    vmem_read(v, v->ss_base + tf->esp, frame, sizeof(frame)))
+		return 0;
+	uint16_t cs = (uint16_t)frame[1], ss = (uint16_t)frame[4];
+	if ((cs & 3) != VPL_USER || (frame[2] & EFLAGS_VM) ||
+	    !still_checked(v, &v->checked_code, cs, VPL_USER) ||
+	    !still_checked(v, &v->checked_stack, ss, VPL_USER) ||
+	    frame[0] > v->checked_code.seg.limit)
+		return 0;
+	load_eflags(v, frame[2]);
+	ring_set_code(v, cs, VPL_USER, v->checked_code.raw);
+	ring_set_stack(v, ss, v->checked_stack.raw);
+	tf->eip = frame[0];
+	tf->esp = frame[3];
+	enter_user_mode(v);
+	return 1;
 }
 
 enum emulation ring_iret(struct vcpu *v, const struct insn *in, struct event *raise)

@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 #include "core/guest_mem.h"
+#include "core/segments.h"
 #include "core/shadow.h"
 
 /*
@@ -34,6 +35,16 @@ enum { VPL_KERNEL = 0, VPL_USER = 3 };
 #define STEP_PROTECTED_WRITE 2u
 /* A 64 KiB GDT spans 17 pages at most, and so does an LDT. */
 #define MAX_PROTECTED_PAGES 34
+
+/* A code or stack selector core/ring.c found valid for privilege pl, and
+ * its descriptor, while the mirror generation stays (core/ring.c). */
+struct checked_selector {
+	uint32_t generation;	/* 0: nothing remembered */
+	uint16_t sel;
+	unsigned pl;
+	uint64_t raw;
+	struct segment seg;
+};
 
 struct descriptor_table {
 	uint32_t base;		/* guest linear address */
@@ -73,6 +84,7 @@ struct vcpu {
 	 * and the mirror generation (arch) they were checked at. */
 	uint32_t user_sel_generation;
 	uint32_t user_sel[4];
+	struct checked_selector checked_code, checked_stack;
 	/* Guest-physical pages the VMM keeps read-only in the shadows: those
 	 * holding the GDT and LDT (core/mmu.c). */
 	uint32_t protected_pages[MAX_PROTECTED_PAGES];

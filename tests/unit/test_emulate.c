@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "core/arch.h"
 #include "core/emulate.h"
 #include "core/vmem.h"
 #include "ringvisor/hypercall.h"
@@ -533,6 +534,59 @@ static void test_iret_to_user(void **state)
 	assert_int_equal(fake_regs.ds, 0);		/* kernel DS cleared for user mode */
 }
 
+/* Back in the kernel, about to run the iret of test_iret_to_user again. */
+static void kernel_at_iret(void)
+{
+	fake_vcpu.vpl = VPL_KERNEL;
+	fake_vcpu.cs = 0x60;
+	fake_vcpu.ss = 0x68;
+	fake_vcpu.cs_base = fake_vcpu.ss_base = 0;
+	fake_vcpu.vif = 0;
+	fake_regs.esp = 0x8000;
+	fake_regs.eip = FAKE_CODE;
+	fake_regs.ds = fake_regs.es = 0x68;
+}
+
+static void test_fast_iret_repeats_a_checked_return(void **state)
+{
+	(void)state;
+	struct event e;
+	uint32_t frame[5] = { 0x400000, 0x73, 0x202, 0x7ff0, 0x7b };
+	memcpy(fake_ram + 0x8000, frame, sizeof(frame));
+	kernel_at_iret();
+	CODE(0xcf);
+	/* Nothing checked yet: declined, nothing changed. */
+	assert_int_equal(ring_fast_iret_to_user(&fake_vcpu), 0);
+	assert_int_equal(fake_vcpu.vpl, VPL_KERNEL);
+	assert_int_equal(fake_regs.eip, FAKE_CODE);
+	assert_int_equal(run_gp(&e), EMULATED);		/* the general way */
+
+	/* The same return again: the fast path, with the same outcome. */
+	kernel_at_iret();
+	assert_int_equal(ring_fast_iret_to_user(&fake_vcpu), 1);
+	assert_int_equal(fake_vcpu.vpl, VPL_USER);
+	assert_int_equal(fake_vcpu.cs, 0x73);
+	assert_int_equal(fake_vcpu.ss, 0x7b);
+	assert_int_equal(fake_regs.eip, 0x400000);
+	assert_int_equal(fake_regs.esp, 0x7ff0);
+	assert_int_equal(fake_vcpu.vif, 1);
+	assert_int_equal(fake_regs.ds, 0);
+
+	/* A mirrored descriptor changed since: declined. */
+	kernel_at_iret();
+	arch_guest_mirror_gdt(15, 0);
+	assert_int_equal(ring_fast_iret_to_user(&fake_vcpu), 0);
+	assert_int_equal(fake_vcpu.vpl, VPL_KERNEL);
+	assert_int_equal(run_gp(&e), EMULATED);		/* checked again */
+
+	/* Another code selector, or a return within the kernel: declined. */
+	kernel_at_iret();
+	frame[1] = 0x60;
+	memcpy(fake_ram + 0x8000, frame, sizeof(frame));
+	assert_int_equal(ring_fast_iret_to_user(&fake_vcpu), 0);
+	assert_int_equal(fake_regs.eip, FAKE_CODE);
+}
+
 static void test_iret_to_kernel_from_user_is_gp(void **state)
 {
 	(void)state;
@@ -799,6 +853,7 @@ int main(void)
 		cmocka_unit_test_setup(test_int80_from_user_switches_to_kernel_stack, setup),
 		cmocka_unit_test_setup(test_int_through_dpl0_gate_from_user_is_gp, setup),
 		cmocka_unit_test_setup(test_iret_to_user, setup),
+		cmocka_unit_test_setup(test_fast_iret_repeats_a_checked_return, setup),
 		cmocka_unit_test_setup(test_iret_to_kernel_from_user_is_gp, setup),
 		cmocka_unit_test_setup(test_far_transfer_past_the_code_limit_is_gp0, setup),
 		cmocka_unit_test_setup(test_iret_past_the_code_limit_is_gp0, setup),
