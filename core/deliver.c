@@ -102,11 +102,11 @@ static int read_ring0_stack(struct vcpu *v, const struct event *ev,
 		return -1;
 	}
 	uint64_t raw;
-	if (vmem_descriptor(v, (uint16_t)ss0, &raw)) {
+	struct segment s;
+	if (ring_descriptor(v, &v->handler_stack, (uint16_t)ss0, &raw, &s)) {
 		*err = fault(VEC_TS, selector_error(ev, (uint16_t)ss0));
 		return -1;
 	}
-	struct segment s = segment_decode(raw);
 	if (!segments_stack_aliasable(&s) && s.present) {
 		/* A stack the VMM cannot run the guest on (inside its space). */
 		*err = fault(VEC_TS, selector_error(ev, (uint16_t)ss0));
@@ -182,11 +182,11 @@ static int deliver_checked(struct vcpu *v, const struct event *ev, struct event 
 
 	/* The handler's code segment decides the new privilege. */
 	uint64_t raw;
-	if (vmem_descriptor(v, sel, &raw)) {
+	struct segment cs;
+	if (ring_descriptor(v, &v->handler_code, sel, &raw, &cs)) {
 		*err = fault(VEC_GP, selector_error(ev, sel));
 		return -1;
 	}
-	struct segment cs = segment_decode(raw);
 	if (!segment_is_code(&cs) || cs.dpl > v->vpl) {
 		*err = fault(VEC_GP, selector_error(ev, sel));
 		return -1;
@@ -222,7 +222,7 @@ static int deliver_checked(struct vcpu *v, const struct event *ev, struct event 
 	if (new_pl < v->vpl) {
 		if (read_ring0_stack(v, ev, &new_ss, &new_esp, &new_ss_raw, err))
 			return -1;
-		new_ss_base = segment_decode(new_ss_raw).base;
+		new_ss_base = segment_base(new_ss_raw);
 		frame[n++] = v->ss;
 		frame[n++] = tf->esp;
 	}

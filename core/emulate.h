@@ -58,6 +58,10 @@ enum emulation ring_sysexit(struct vcpu *v, struct event *raise);
  * virtual user mode, nothing mirrored having changed since (a return to
  * user mode then leaves them as they are). */
 int ring_user_selectors_known(const struct vcpu *v);
+/* Guest descriptor sel and its decoding, remembered in *c while no
+ * mirrored entry changes (core/ring.c); -1 if sel names none. */
+int ring_descriptor(struct vcpu *v, struct checked_selector *c, uint16_t sel,
+		    uint64_t *raw, struct segment *seg);
 /* The kernel's iret back to user mode with the selectors last checked for
  * it: 1 if done, 0 (nothing changed) for the general path. */
 int ring_fast_iret_to_user(struct vcpu *v);

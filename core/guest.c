@@ -321,7 +321,8 @@ static void deliver_pending(struct vcpu *v)
 	}
 }
 
-static void handle_exit(struct vcpu *v, uint8_t vector, uint32_t fault_address)
+static void handle_exit(struct vcpu *v, uint8_t vector, uint32_t fault_address,
+			int guest_fault, uint32_t guest_error)
 {
 	struct trapframe *tf = v->regs;
 	struct event raise;
@@ -330,7 +331,10 @@ static void handle_exit(struct vcpu *v, uint8_t vector, uint32_t fault_address)
 		if (emulate_gp(v, tf->error, &raise) == RAISE)
 			guest_deliver(v, raise);
 	} else if (vector == VEC_PF) {
-		mmu_page_fault(v, fault_address, tf->error);
+		if (guest_fault)	/* found so by mmu_fast_fill already */
+			mmu_reflect_fault(v, fault_address, guest_error);
+		else
+			mmu_page_fault(v, fault_address, tf->error);
 	} else if (vector < 32) {
 		guest_deliver(v, (struct event){ .vector = vector,
 			.has_error = (uint8_t)vector_has_error_code(vector),
@@ -398,9 +402,13 @@ static int fast_gp(struct vcpu *v, struct trapframe *tf)
 	uint8_t insn[3];
 	enum exit_reason reason;
 
-	if (tf->error != 0 || v->step_reasons || v->sti_shadow || trace_exits ||
+	if (v->step_reasons || v->sti_shadow || trace_exits ||
 	    (tf->eflags & EFLAGS_TF) || !v->pv_irq_word ||
 	    arch_read_guest_linear(v->cs_base + tf->eip, insn, 3))
+		return 0;
+	/* iret faults with its CS in the error code (the guest's code
+	 * segments are mirrored DPL 0), the others with 0. */
+	if (tf->error != 0 && insn[0] != 0xcf)
 		return 0;
 	if (insn[0] == 0x0f && insn[1] == 0x20 && v->vpl == VPL_KERNEL) {
 		/* mov %crN, reg: ModRM's reg is N, r/m the register */
@@ -439,6 +447,8 @@ struct vcpu *guest_exit(struct trapframe *tf)
 	 * fills, without the rest of the exit when nothing else is going on
 	 * (a step, an sti shadow; nothing else is delivered: a fill changes
 	 * no interrupt state). */
+	int guest_fault = 0;		/* the fast fill found the guest's own */
+	uint32_t guest_error = 0;
 	if (vector == VEC_PF && !trace_exits && !v->step_reasons && !v->sti_shadow) {
 		uint64_t began = arch_read_tsc();
 		uint32_t va = arch_fault_address();
@@ -446,10 +456,12 @@ struct vcpu *guest_exit(struct trapframe *tf)
 			exitstats_add(XR_PF_PROTECTED, arch_read_tsc() - began);
 			return v;
 		}
-		if (mmu_fast_fill(v, va, tf->error)) {
+		int filled = mmu_fast_fill(v, va, tf->error, &guest_error);
+		if (filled > 0) {
 			exitstats_add(XR_PF_FILL, arch_read_tsc() - began);
 			return v;
 		}
+		guest_fault = filled < 0;
 	}
 	/* CR2 first: the VMM's own copies through the shadow (vmem) may
 	 * fault and be retried the slow way, which changes it. */
@@ -483,7 +495,7 @@ struct vcpu *guest_exit(struct trapframe *tf)
 		/* A #DB for the guest: its handler reads why in DR6. */
 		if (vector == VEC_DB)
 			v->dr[6] = debug_status;
-		handle_exit(v, vector, fault_address);
+		handle_exit(v, vector, fault_address, guest_fault, guest_error);
 	}
 
 	uint64_t idle = 0;

@@ -240,10 +240,12 @@ static int translate_unpaged(struct vcpu *v, uint32_t va, uint32_t *gpa)
  * does map (paper §4.3, case 2), after a CR3 load emptied the shadow or on
  * a first touch.  Done at the top of the exit when that is all there is to
  * it: paging on, the page in guest RAM and not one of the descriptor
- * tables.  Returns 1 if done; 0 leaves everything to mmu_page_fault (this
- * walk may have set A and D, as that one's would).
+ * tables.  Returns 1 if done; -1 if the guest's tables refuse the access
+ * (*guest_error: the error code for the guest; mmu_reflect_fault then);
+ * 0 leaves everything to mmu_page_fault (this walk may have set A and D,
+ * as that one's would).
  */
-int mmu_fast_fill(struct vcpu *v, uint32_t va, uint32_t error)
+int mmu_fast_fill(struct vcpu *v, uint32_t va, uint32_t error, uint32_t *guest_error)
 {
 	if (!vmem_paging_on(v) || va >= GUEST_LINEAR_LIMIT)
 		return 0;
@@ -251,9 +253,16 @@ int mmu_fast_fill(struct vcpu *v, uint32_t va, uint32_t error)
 			  (v->vpl == VPL_USER ? ACCESS_USER : 0);
 	struct paging_mode mode = vmem_paging_mode(v);
 	struct walk w;
-	if (guest_walk(&v->mem, &mode, va, access, 1, &w) != WALK_OK ||
-	    !gmem_contains(&v->mem, w.gpa & ~(PAGE - 1), PAGE) ||
-	    vcpu_table_page(v, w.gpa))
+	switch (guest_walk(&v->mem, &mode, va, access, 1, &w)) {
+	case WALK_OK:
+		break;
+	case WALK_FAULT:		/* the guest's own: no need to walk again */
+		*guest_error = w.error;
+		return -1;
+	default:
+		return 0;
+	}
+	if (!gmem_contains(&v->mem, w.gpa & ~(PAGE - 1), PAGE) || vcpu_table_page(v, w.gpa))
 		return 0;
 	/* Writable only once the guest's entry is dirty (see below). */
 	if (shadow_map(&v->shadow, vcpu_shadow(v), va,
@@ -262,6 +271,11 @@ int mmu_fast_fill(struct vcpu *v, uint32_t va, uint32_t error)
 		return 0;
 	arch_guest_tlb_invalidate(va);
 	return 1;
+}
+
+void mmu_reflect_fault(struct vcpu *v, uint32_t va, uint32_t guest_error)
+{
+	reflect(v, va, guest_error);
 }
 
 void mmu_page_fault(struct vcpu *v, uint32_t va, uint32_t error)

@@ -21,8 +21,12 @@ void mmu_page_fault(struct vcpu *v, uint32_t va, uint32_t error);
  * fault at va was one, and is done. */
 int mmu_fast_table_store(struct vcpu *v, uint32_t va);
 /* The fast path for filling the shadow: 1 if the fault at va (error code
- * error) only needed a shadow entry the guest's tables allow, now made. */
-int mmu_fast_fill(struct vcpu *v, uint32_t va, uint32_t error);
+ * error) only needed a shadow entry the guest's tables allow, now made;
+ * -1 if the guest's tables refuse it (*guest_error: the guest's error
+ * code, for mmu_reflect_fault); 0 if it is for mmu_page_fault. */
+int mmu_fast_fill(struct vcpu *v, uint32_t va, uint32_t error, uint32_t *guest_error);
+/* Give the guest the page fault its tables make at va. */
+void mmu_reflect_fault(struct vcpu *v, uint32_t va, uint32_t guest_error);
 
 /* Drop every shadow translation (change of paging mode, CR4.PGE). */
 void mmu_flush(struct vcpu *v);

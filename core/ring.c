@@ -77,6 +77,27 @@ static void remember_checked(struct vcpu *v, struct checked_selector *c,
 	*c = (struct checked_selector){ arch_guest_mirror_generation(), sel, pl, raw, *seg };
 }
 
+/*
+ * A guest descriptor and its decoding, as delivery reads the handler's CS
+ * and the TSS's SS0 on every interrupt and exception: remembered in *c,
+ * like the checks above, while no mirrored entry changes.  -1 if sel
+ * names no descriptor (vmem_descriptor).
+ */
+int ring_descriptor(struct vcpu *v, struct checked_selector *c, uint16_t sel,
+		    uint64_t *raw, struct segment *seg)
+{
+	if (still_checked(v, c, sel, 0)) {
+		*raw = c->raw;
+		*seg = c->seg;
+		return 0;
+	}
+	if (vmem_descriptor(v, sel, raw))
+		return -1;
+	*seg = segment_decode(*raw);
+	remember_checked(v, c, sel, 0, *raw, seg);
+	return 0;
+}
+
 /* A code segment the guest may run at privilege pl (non-conforming: DPL ==
  * pl; conforming: DPL <= pl).  Fills *raw and *seg. */
 static int check_code(struct vcpu *v, uint16_t sel, unsigned pl, uint64_t *raw,
