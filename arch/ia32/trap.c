@@ -39,6 +39,13 @@ void arch_wait_for_interrupt(uint32_t pending[8])
 
 void trap(struct trapframe *tf)
 {
+	/* From ring 3, outside virtual-8086 mode: the guest exited (the
+	 * common case, first).  Handle it, then return to it. */
+	if ((tf->cs & 3) == 3 && !(tf->eflags & EFLAGS_VM)) {
+		arch_prepare_resume(guest_exit(tf));
+		return;
+	}
+
 	/*
 	 * Virtual-8086 mode: CS then holds a real-mode segment, whose low
 	 * bits say nothing of the ring.  The guest cannot get there on a CPU
@@ -68,12 +75,6 @@ void trap(struct trapframe *tf)
 	if ((tf->cs & 3) == 0 && tf->eip >= (uint32_t)trap_return &&
 	    tf->eip < (uint32_t)trap_return_end)
 		guest_resume_failed(tf->vector, tf->error);
-
-	/* From ring 3: the guest exited.  Handle it, then return to it. */
-	if ((tf->cs & 3) == 3) {
-		arch_prepare_resume(guest_exit(tf));
-		return;
-	}
 
 	/* A trap from ring 0 pushes no SS:ESP: the interrupted code's stack
 	 * pointer is where the CPU's frame ends (SDM Vol. 3A §6.12.1). */
