@@ -351,7 +351,8 @@ static void handle_exit(struct vcpu *v, uint8_t vector, uint32_t fault_address,
  * two (sysenter, which faults in virtual user mode because the real
  * SYSENTER_CS is 0, and the kernel's "sti; sysexit", whose sti faults at
  * IOPL 0), the kernel's iret back to user mode, and its reads of control
- * registers (CR2 in every page fault).  Each is #GP(0) on bytes that say
+ * registers (CR2 in every page fault) and CR3 loads (every context
+ * switch).  Each is #GP(0) on bytes that say
  * all there is to know, read straight through the shadow the guest ran
  * on, and each changes a fixed set of state: what the general emulation
  * (ring_sysenter, emulate_sti with ring_sysexit, ring_iret, emulate_mov_cr)
@@ -421,6 +422,16 @@ static int fast_gp(struct vcpu *v, struct trapframe *tf)
 		tf->eip += 3;
 		exitstats_add(XR_GP_CR, arch_read_tsc() - began);
 		return 1;	/* neither the ring nor the interrupt flag moved */
+	}
+	if (insn[0] == 0x0f && insn[1] == 0x22 && ((insn[2] >> 3) & 7) == 3 &&
+	    v->vpl == VPL_KERNEL) {
+		/* mov reg, %cr3: a context switch (as emulate_mov_cr) */
+		v->cr3 = *vcpu_reg(tf, insn[2] & 7);
+		if (vmem_paging_on(v))
+			mmu_load_cr3(v);
+		tf->eip += 3;
+		exitstats_add(XR_GP_CR, arch_read_tsc() - began);
+		return 1;
 	}
 	v->vif = v->pv_irq_word[0] != 0;	/* the guest's, as it left it */
 	if (insn[0] == 0xcf && !vcpu_irq_pending(v) && ring_fast_iret_to_user(v))

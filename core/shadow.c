@@ -32,6 +32,8 @@ int shadow_init(struct shadow *s, const struct shadow_ops *ops)
 	for (unsigned i = 0; i < sizeof(s->large) / sizeof(*s->large); i++)
 		s->large[i] = s->global[0][i] = s->global[1][i] =
 			s->nonglobal[0][i] = s->nonglobal[1][i] = 0;
+	s->nonglobal_words[0] = s->nonglobal_words[1] = 0;
+	s->any_large = 0;
 	for (unsigned which = 0; which < 2; which++) {
 		s->pd[which] = ops->alloc_table();
 		if (!s->pd[which])
@@ -66,14 +68,20 @@ int shadow_map(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
 	if (from_large)
 		mark_slot(s->large, slot, 1);
 	mark_slot(global ? s->global[which] : s->nonglobal[which], slot, 1);
+	if (!global)
+		s->nonglobal_words[which] |= 1u << (slot / 32);
+	if (from_large)
+		s->any_large = 1;
 	uint32_t *pt = s->ops->table(pd[slot] & FRAME);
 	unsigned i = (va >> 12) & 1023;
 	pt[i] = (host_pa & FRAME) | PTE_P | PTE_U |
 		(writable ? PTE_W : 0) | (global ? PTE_SHADOW_GLOBAL : 0);
-	if (i < s->first[which][slot])
-		s->first[which][slot] = (uint16_t)i;
-	if (i > s->last[which][slot])
-		s->last[which][slot] = (uint16_t)i;
+	if (!global) {		/* the range a CR3 load must clear */
+		if (i < s->first[which][slot])
+			s->first[which][slot] = (uint16_t)i;
+		if (i > s->last[which][slot])
+			s->last[which][slot] = (uint16_t)i;
+	}
 	return 0;
 }
 
@@ -149,20 +157,27 @@ static void empty_nonglobal(struct shadow *s, unsigned which, unsigned slot)
 	if (!slot_marked(s->global[which], slot)) {
 		for (unsigned i = first; i <= last; i++)
 			pt[i] = 0;
-		s->first[which][slot] = 1023;
-		s->last[which][slot] = 0;
 	} else {
+		/* Global entries may lie among them (the kernel's direct map
+		 * around a kmap): those stay. */
 		for (unsigned i = first; i <= last; i++)
 			if (!(pt[i] & PTE_SHADOW_GLOBAL))
 				pt[i] = 0;
 	}
+	s->first[which][slot] = 1023;
+	s->last[which][slot] = 0;
 	mark_slot(s->nonglobal[which], slot, 0);
 }
 
 void shadow_flush_nonglobal(struct shadow *s)
 {
 	for (unsigned which = 0; which < 2; which++) {
-		for (unsigned w = 0; w < BITMAP_WORDS; w++) {
+		/* Only the bitmap words that may hold a slot (a summary). */
+		uint32_t words = s->nonglobal_words[which];
+		s->nonglobal_words[which] = 0;
+		while (words) {
+			unsigned w = (unsigned)__builtin_ctz(words);
+			words &= words - 1;
 			uint32_t used = s->nonglobal[which][w];
 			while (used) {
 				unsigned slot = w * 32 + (unsigned)__builtin_ctz(used);
@@ -172,8 +187,9 @@ void shadow_flush_nonglobal(struct shadow *s)
 		}
 	}
 	/* A slot stays "large" only while the pieces it holds survive. */
-	for (unsigned i = 0; i < BITMAP_WORDS; i++)
-		s->large[i] &= s->global[0][i] | s->global[1][i];
+	if (s->any_large)
+		for (unsigned i = 0; i < BITMAP_WORDS; i++)
+			s->large[i] &= s->global[0][i] | s->global[1][i];
 }
 
 uint32_t shadow_lookup(const struct shadow *s, unsigned which, uint32_t va)

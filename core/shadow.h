@@ -61,11 +61,16 @@ struct shadow {
 	 * table holds a non-global one, which a CR3 load must then find. */
 	uint32_t global[2][SHADOW_GUEST_PDES / 32 + 1];
 	uint32_t nonglobal[2][SHADOW_GUEST_PDES / 32 + 1];
-	/* Per directory and slot, the range of entries filled since its
-	 * table was last clean (first > last: none).  A CR3 load empties
-	 * the non-global tables by clearing just that range and keeps them
-	 * for the next address space, instead of freeing them and zeroing
-	 * whole new ones: processes switch on every pipe round trip. */
+	/* Which words of nonglobal may be non-zero (a bit per word: there
+	 * are 32), so that a CR3 load visits only those; and whether any
+	 * slot was ever large. */
+	uint32_t nonglobal_words[2];
+	int any_large;
+	/* Per directory and slot, the range of non-global entries filled
+	 * since the last CR3 load (first > last: none).  A CR3 load clears
+	 * just that range and keeps the tables for the next address space,
+	 * instead of freeing them and zeroing whole new ones: processes
+	 * switch on every pipe round trip. */
 	uint16_t first[2][SHADOW_GUEST_PDES], last[2][SHADOW_GUEST_PDES];
 };
 
