@@ -71,7 +71,8 @@ void mmu_protect_tables(struct vcpu *v)
 
 void mmu_load_cr3(struct vcpu *v)
 {
-	v->store_page_va = 0;
+	if (!v->store_page_global)	/* a TLB entry: global ones stay */
+		v->store_page_va = 0;
 	uint32_t before[MAX_PROTECTED_PAGES];
 	unsigned nbefore = v->nprotected;
 	memcpy(before, v->protected_pages, sizeof(before));
@@ -106,8 +107,9 @@ void mmu_protected_write_done(struct vcpu *v, uint32_t va)
  * the stores that follow skip the walk and the decoder.  Only the page
  * where the GDT starts, and only with no LDT, whose entries could share it.
  */
-static void remember_store_page(struct vcpu *v, uint32_t va, uint32_t gpa)
+static void remember_store_page(struct vcpu *v, uint32_t va, uint32_t gpa, int global)
 {
+	v->store_page_global = global;
 	uint32_t gdt_gpa;
 	v->store_page_va = 0;
 	if (v->ldtr || v->vpl != VPL_KERNEL || v->gdtr.limit == 0 ||
@@ -327,7 +329,7 @@ void mmu_page_fault(struct vcpu *v, uint32_t va, uint32_t error)
 	 * (the page stays read-only); anything else is let through below. */
 	if (protected_write && emulate_table_store(v, va, gpa) == 0) {
 		exitstats_refine(XR_PF_PROTECTED);
-		remember_store_page(v, va, gpa);
+		remember_store_page(v, va, gpa, global);
 		writable = 0;
 		protected_write = 0;
 	}

@@ -80,6 +80,7 @@ struct vcpu {
 	 * until the next invlpg, CR3 load or table change.  0: none. */
 	uint32_t store_page_va;
 	uint8_t *store_page;	/* the VMM's pointer to it (a fixed window) */
+	int store_page_global;	/* the guest maps it global: CR3 loads keep it */
 	/* The data selectors enter_user_mode last found valid in user mode,
 	 * and the mirror generation (arch) they were checked at. */
 	uint32_t user_sel_generation;
