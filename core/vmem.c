@@ -11,18 +11,6 @@
 #define PTE_PRESENT   0x001u
 #define PTE_WRITABLE  0x002u
 
-int vmem_paging_on(const struct vcpu *v)
-{
-	return (v->cr0 & CR0_PG) != 0;
-}
-
-struct paging_mode vmem_paging_mode(const struct vcpu *v)
-{
-	return (struct paging_mode){ .cr3 = v->cr3, .pse = (v->cr4 & CR4_PSE) != 0,
-				     .wp = (v->cr0 & CR0_WP) != 0,
-				     .pge = (v->cr4 & CR4_PGE) != 0 };
-}
-
 static void record_fault(struct vcpu *v, int is_pf, uint32_t address,
 			 uint32_t error, int bad_table)
 {

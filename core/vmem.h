@@ -19,7 +19,9 @@
 #define CORE_VMEM_H
 
 #include <stdint.h>
+#include "core/pagewalk.h"
 #include "core/vcpu.h"
+#include "core/x86_bits.h"
 
 int vmem_read(struct vcpu *v, uint32_t linear, void *buf, uint32_t len);
 int vmem_write(struct vcpu *v, uint32_t linear, const void *buf, uint32_t len);
@@ -36,7 +38,16 @@ int vmem_descriptor(struct vcpu *v, uint16_t sel, uint64_t *raw);
 int vmem_translate(struct vcpu *v, uint32_t linear, unsigned access, uint32_t *gpa);
 
 /* The paging controls of the guest's virtual CR0/CR3/CR4. */
-int vmem_paging_on(const struct vcpu *v);
-struct paging_mode vmem_paging_mode(const struct vcpu *v);
+static inline int vmem_paging_on(const struct vcpu *v)
+{
+	return (v->cr0 & CR0_PG) != 0;
+}
+
+static inline struct paging_mode vmem_paging_mode(const struct vcpu *v)
+{
+	return (struct paging_mode){ .cr3 = v->cr3, .pse = (v->cr4 & CR4_PSE) != 0,
+				     .wp = (v->cr0 & CR0_WP) != 0,
+				     .pge = (v->cr4 & CR4_PGE) != 0 };
+}
 
 #endif
