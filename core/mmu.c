@@ -23,7 +23,10 @@ void mmu_flush(struct vcpu *v)
 
 void mmu_invalidate(struct vcpu *v, uint32_t va)
 {
-	v->store_page_va = 0;
+	/* The remembered store page goes with its own translation (or the
+	 * 4 MiB page that may hold it), not with every invlpg. */
+	if ((va >> 22) == (v->store_page_va >> 22))
+		v->store_page_va = 0;
 	/* A 4 MiB guest page is shadowed by many 4 KiB entries, each of which
 	 * the CPU may have cached: dropping them all needs a full flush. */
 	if (shadow_invalidate(&v->shadow, va))
