@@ -132,3 +132,19 @@ uint64_t segments_code_alias(uint64_t raw)
 	clip(&s);
 	return s.present ? segment_encode(&s) : 0;
 }
+
+struct espfix segments_espfix(uint32_t frame, uint32_t guest_esp)
+{
+	uint32_t esp = (guest_esp & 0xffff0000u) | (frame & 0xffffu);
+	return (struct espfix){ .base = frame - esp, .esp = esp };
+}
+
+uint64_t segments_espfix_stack(uint32_t base)
+{
+	struct segment s = {
+		.base = base, .limit = 0xffffffffu,
+		.type = SEG_TYPE_WRITABLE | SEG_TYPE_ACCESSED, .s = 1, .dpl = 0,
+		.present = 1, .db = 1, .g = 1,
+	};
+	return segment_encode(&s);
+}

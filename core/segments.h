@@ -110,4 +110,29 @@ uint64_t segments_code_alias(uint64_t raw);
  * segment made DPL 3 and clipped, or 0. */
 uint64_t segments_stack_alias(uint64_t raw);
 
+/* Whether a stack segment descriptor is 16-bit (B=0): pushes, pops and an
+ * IRET to it use SP, not ESP (SDM Vol. 3A §3.4.5, D/B flag). */
+static inline int segment_raw_stack16(uint64_t raw)
+{
+	return !((raw >> 54) & 1);
+}
+
+/*
+ * The espfix stack (arch/ia32/espfix.c).  An IRET to a 16-bit stack
+ * segment loads only SP and keeps ESP[31:16] from the ESP it ran on.  To
+ * give the guest its own upper half back, that IRET runs on a stack segment
+ * of the VMM's whose ESP has the guest's upper half and the lower half of
+ * frame (the linear address of the IRET frame), with the base that makes
+ * base + ESP = frame (modulo 4 GiB; the segment spans 4 GiB, so it wraps).
+ * Returns that base, whose low 16 bits are zero, and that ESP.
+ */
+struct espfix {
+	uint32_t base, esp;
+};
+struct espfix segments_espfix(uint32_t frame, uint32_t guest_esp);
+
+/* The espfix stack's descriptor: base, 4 GiB, DPL 0, writable, 32-bit
+ * (so that IRET reads its frame at ESP, not at SP). */
+uint64_t segments_espfix_stack(uint32_t base);
+
 #endif

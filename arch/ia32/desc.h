@@ -16,7 +16,8 @@
 #define GDT_GUEST_CODE    36	/* the guest's current code segment, DPL 3 */
 #define GDT_GUEST_STACK   37	/* the guest's current stack segment, DPL 3 */
 #define GDT_GUEST_LDT     38	/* the real LDT the guest's LDT is mirrored into */
-#define GDT_ENTRIES       39
+#define GDT_ESPFIX_SS     39	/* the stack of the return to a 16-bit guest stack */
+#define GDT_ENTRIES       40
 
 #define SEL_VMM_CS  (GDT_VMM_CS << 3)	/* 0x100 */
 #define SEL_VMM_DS  (GDT_VMM_DS << 3)	/* 0x108 */
@@ -25,6 +26,7 @@
 #define SEL_GUEST_CODE ((GDT_GUEST_CODE << 3) | 3)	/* 0x123 */
 #define SEL_GUEST_STACK ((GDT_GUEST_STACK << 3) | 3)	/* 0x12b */
 #define SEL_GUEST_LDT  (GDT_GUEST_LDT << 3)		/* 0x130 */
+#define SEL_ESPFIX_SS  (GDT_ESPFIX_SS << 3)		/* 0x138 */
 #define DESC_LDT        0x02
 
 #ifndef __ASSEMBLER__

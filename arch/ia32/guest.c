@@ -13,6 +13,7 @@
 
 #include "arch/ia32/cpu.h"
 #include "arch/ia32/desc.h"
+#include "arch/ia32/espfix.h"
 #include "arch/ia32/memlayout.h"
 #include "arch/ia32/paging.h"
 #include "arch/ia32/x86.h"
@@ -157,6 +158,8 @@ static int set_alias(struct alias_memo *memo, unsigned gdt_index, uint64_t raw,
 		memo->next = (memo->next + 1) % ALIASES_REMEMBERED;
 	}
 	cpu_set_gdt_entry(gdt_index, alias);	/* only this writes the entry */
+	if (gdt_index == GDT_GUEST_STACK)
+		espfix_set_stack(alias);	/* a 16-bit stack: espfix.c */
 	memo->loaded = alias;
 	memo->loaded_raw = raw;
 	return 0;

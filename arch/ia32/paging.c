@@ -8,6 +8,7 @@
 #include "arch/ia32/paging.h"
 
 #include "arch/ia32/cpu.h"
+#include "arch/ia32/espfix.h"
 #include "arch/ia32/memlayout.h"
 #include "arch/ia32/x86.h"
 #include "core/palloc.h"
@@ -44,6 +45,7 @@ void paging_init(void)
 	}
 	unmap_guard(boot_stack_guard);
 	unmap_guard(double_fault_stack_guard);
+	unmap_guard(espfix_guard);	/* see espfix.c */
 
 	vmm_page_directory[VMM_PDE_FIRST] = v2p(low_page_table) | PTE_P | PTE_W;
 	for (uint32_t i = 1; i < DIRECT_MAP_PDES; i++)

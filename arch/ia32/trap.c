@@ -5,6 +5,7 @@
 #include "arch/ia32/trap.h"
 
 #include "arch/ia32/cpu.h"
+#include "arch/ia32/espfix.h"
 #include "arch/ia32/panic.h"
 #include "arch/ia32/x86.h"
 #include "arch/ia32/guest.h"
@@ -103,6 +104,15 @@ void double_fault(uint32_t error) __attribute__((noreturn));
 void double_fault(uint32_t error)
 {
 	const struct tss32 *t = cpu_main_tss();
+	/*
+	 * The IRET to a guest's 16-bit stack faulted, and its fault's frame
+	 * met the guard page under the espfix stack (espfix.c).  Like a fault
+	 * of the flat IRET (trap()), that is a state the CPU refused; which
+	 * fault it was is lost in the double fault.  The guest's registers
+	 * are still in the frame the VMM resumed it from.
+	 */
+	if (t->cs == SEL_VMM_CS && t->eip == (uint32_t)espfix_iret)
+		guest_resume_failed(VEC_DF, error);
 	struct cpu_snapshot s = {
 		.vector = VEC_DF, .error = error,
 		.eax = t->eax, .ebx = t->ebx, .ecx = t->ecx, .edx = t->edx,

@@ -42,13 +42,41 @@ trap_common:
 	addl $4, %esp
 	.globl trap_return
 trap_return:
-	popal
+	/* A guest on a 16-bit stack segment needs the espfix stack
+	 * (espfix.c); every other return pays this one test. */
+	cmpb $0, espfix_needed
+	jne espfix_return
+1:	popal
 	popl %gs
 	popl %fs
 	popl %es
 	popl %ds
 	addl $8, %esp		/* vector and error code */
 	iretl
+
+/* offsetof(struct trapframe, cs), checked in espfix.c */
+#define TF_CS 60
+
+espfix_return:
+	/* A return to the VMM itself (a trap it took in ring 0) has no SS:ESP
+	 * in its frame: nothing to fix. */
+	testb $3, TF_CS(%esp)
+	jz 1b
+	pushl %esp
+	call espfix_prepare	/* the frame's copy, and GDT_ESPFIX_SS */
+	addl $4, %esp
+	popal
+	popl %gs
+	popl %fs
+	popl %es
+	popl %ds
+	/* DS is the guest's now: read the far pointer through the VMM's SS,
+	 * which this very load replaces (interrupts are off: no trap can
+	 * come between it and the IRET). */
+	lss %ss:espfix_sp, %esp
+	.globl espfix_iret
+espfix_iret:
+	iretl			/* keeps ESP[31:16]: the guest's own */
 	.globl trap_return_end
 trap_return_end:
 

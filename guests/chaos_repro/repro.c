@@ -25,7 +25,8 @@
  *   code-in-fs          a readable code segment (base 0x10000) loaded into
  *                       %fs in the kernel reads through its base
  *   ss16-kernel         the kernel on a 16-bit stack segment keeps ESP's
- *                       upper half across an exit (cli) (open)
+ *                       upper half across an exit (cli); the VMM's IRET
+ *                       back gave it the VMM's upper half (arch/ia32/espfix.c)
  *   rpl3-data-kernel    the kernel loading a DPL 0 data segment with RPL 3
  *                       into %fs: #GP(sel) (open, and cannot be closed
  *                       while kernel segment loads run natively; README)

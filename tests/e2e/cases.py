@@ -295,5 +295,5 @@ CASES = [
                               "--kernel-args", word], 0, [r"^PASS: "],
            reject=[r"VMM PANIC", r"^FAIL:", r"guest stopped by the VMM"])
       for word in ("pde-accessed", "ljmp-eip-limit-user", "iobitmap-user",
-                   "ldt-high", "code-in-fs", "gate-np-ring1")],
+                   "ldt-high", "code-in-fs", "gate-np-ring1", "ss16-kernel")],
 ]

@@ -235,6 +235,57 @@ static void test_aliasable_agrees_with_alias(void **state)
 	}
 }
 
+/*
+ * The espfix stack (arch/ia32/espfix.c): for any frame address and guest
+ * ESP, SS:ESP must address the frame, ESP's upper half must be the guest's,
+ * and what an IRET to a 16-bit stack leaves (ESP[31:16] kept, SP loaded)
+ * must be the guest's whole ESP.
+ */
+static void test_espfix(void **state)
+{
+	(void)state;
+	static const uint32_t frames[] = {
+		0xfc14a000, 0xfc150000, 0xfc10fff0, 0x00001000, 0xffff0000,
+	};
+	static const uint32_t esps[] = {
+		0, 0xffffffff, 0x0010a550, 0x7fff0000, 0x0000ffff, 0xfc14a500,
+		0xabcd1234,
+	};
+	for (unsigned i = 0; i < sizeof(frames) / sizeof(*frames); i++)
+		for (unsigned j = 0; j < sizeof(esps) / sizeof(*esps); j++) {
+			struct espfix fix = segments_espfix(frames[i], esps[j]);
+			assert_int_equal((uint32_t)(fix.base + fix.esp), frames[i]);
+			assert_int_equal(fix.esp >> 16, esps[j] >> 16);
+			assert_int_equal(fix.base & 0xffff, 0);
+			uint32_t after_iret = (fix.esp & 0xffff0000u) | (esps[j] & 0xffff);
+			assert_int_equal(after_iret, esps[j]);
+		}
+}
+
+static void test_espfix_stack_descriptor(void **state)
+{
+	(void)state;
+	struct segment s = segment_decode(segments_espfix_stack(0x12340000));
+	assert_int_equal(s.base, 0x12340000);
+	assert_int_equal(s.limit, 0xffffffff);	/* 4 GiB: base + ESP wraps */
+	assert_true(s.present && s.s && !segment_is_code(&s));
+	assert_true(s.type & SEG_TYPE_WRITABLE);
+	assert_false(s.type & SEG_TYPE_EXPAND_DOWN);
+	assert_int_equal(s.dpl, 0);
+	assert_int_equal(s.db, 1);	/* IRET reads its frame at ESP, not SP */
+	assert_false(segment_raw_stack16(segments_espfix_stack(0)));
+}
+
+static void test_stack16(void **state)
+{
+	(void)state;
+	assert_false(segment_raw_stack16(FLAT_KERNEL_DATA));
+	uint64_t b0 = desc(0, 0xfffff, 0x3, 1, 0, 1, 0, 1);
+	assert_true(segment_raw_stack16(b0));
+	/* ... and its alias keeps B = 0: the guest's SP stays 16-bit. */
+	assert_true(segment_raw_stack16(segments_stack_alias(b0)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +306,9 @@ int main(void)
 		cmocka_unit_test(test_expand_down_kept),
 		cmocka_unit_test(test_not_present_stays_not_present),
 		cmocka_unit_test(test_aliases),
+		cmocka_unit_test(test_espfix),
+		cmocka_unit_test(test_espfix_stack_descriptor),
+		cmocka_unit_test(test_stack16),
 	};
 	return cmocka_run_group_tests_name("segments", tests, NULL, NULL);
 }
