@@ -294,6 +294,9 @@ static void pv_irq_sync_out(struct vcpu *v)
 	} else {
 		gmem_write(&v->mem, v->pv_irq_gpa, words, sizeof(words));
 	}
+	/* A hostile guest may put the word in its GDT: mirror what changed. */
+	if (vcpu_table_page(v, v->pv_irq_gpa))
+		v->tables_written = 1;
 }
 
 static void mark_pending(struct vcpu *v, uint8_t real_vector)
@@ -442,6 +445,8 @@ static int fast_gp(struct vcpu *v, struct trapframe *tf)
 		return 0;
 	v->pv_irq_word[0] = (uint32_t)v->vif;
 	v->pv_irq_word[1] = (uint32_t)vcpu_irq_pending(v);
+	if (vcpu_table_page(v, v->pv_irq_gpa))	/* as in pv_irq_sync_out */
+		ring_mirror_written(v, v->pv_irq_gpa, 8);
 	exitstats_add(reason, arch_read_tsc() - began);
 	return 1;
 }
@@ -518,12 +523,15 @@ struct vcpu *guest_exit(struct trapframe *tf)
 	}
 	if (v->sti_shadow && v->regs->eip != v->sti_shadow_eip)
 		v->sti_shadow = 0;	/* the instruction was emulated */
+	deliver_pending(v);
+	pv_irq_sync_out(v);
+	/* Last: the delivery just above pushes a frame, and the guest's
+	 * interrupt-flag word is written, either of which may land on a
+	 * descriptor-table page (found by fuzz_emulate). */
 	if (v->tables_written) {
 		v->tables_written = 0;
 		ring_mirror_tables(v);
 	}
-	deliver_pending(v);
-	pv_irq_sync_out(v);
 	exitstats_end(arch_read_tsc(), idle);
 	return v;
 }

@@ -241,6 +241,18 @@ static int translate_unpaged(struct vcpu *v, uint32_t va, uint32_t *gpa)
 }
 
 /*
+ * A walk sets A and D in the guest's paging entries; a hostile guest may
+ * keep those in a page of its GDT or LDT, whose bytes then change under
+ * the mirror: mirror them again.
+ */
+static void mirror_walk_updates(struct vcpu *v, const struct walk *w)
+{
+	for (unsigned i = 0; i < w->nupdated; i++)
+		if (vcpu_table_page(v, w->updated[i]))
+			ring_mirror_written(v, w->updated[i], 4);
+}
+
+/*
  * The commonest exit of all: a fault the shadow takes for a page the guest
  * does map (paper §4.3, case 2), after a CR3 load emptied the shadow or on
  * a first touch.  Done at the top of the exit when that is all there is to
@@ -258,7 +270,9 @@ int mmu_fast_fill(struct vcpu *v, uint32_t va, uint32_t error, uint32_t *guest_e
 			  (v->vpl == VPL_USER ? ACCESS_USER : 0);
 	struct paging_mode mode = vmem_paging_mode(v);
 	struct walk w;
-	switch (guest_walk(&v->mem, &mode, va, access, 1, &w)) {
+	enum walk_result walked = guest_walk(&v->mem, &mode, va, access, 1, &w);
+	mirror_walk_updates(v, &w);
+	switch (walked) {
 	case WALK_OK:
 		break;
 	case WALK_FAULT:		/* the guest's own: no need to walk again */
@@ -296,7 +310,9 @@ void mmu_page_fault(struct vcpu *v, uint32_t va, uint32_t error)
 	} else {
 		struct paging_mode mode = vmem_paging_mode(v);
 		struct walk w;
-		switch (guest_walk(&v->mem, &mode, va, access, 1, &w)) {
+		enum walk_result walked = guest_walk(&v->mem, &mode, va, access, 1, &w);
+		mirror_walk_updates(v, &w);
+		switch (walked) {
 		case WALK_FAULT:			/* cases 1 and 3 */
 			reflect(v, va, w.error);
 			return;

@@ -46,12 +46,14 @@ static int read_entry(const struct guest_mem *gm, uint32_t gpa, uint32_t *entry)
 }
 
 static void set_flags(const struct guest_mem *gm, uint32_t gpa, uint32_t entry,
-		      uint32_t flags)
+		      uint32_t flags, struct walk *out)
 {
 	if ((entry & flags) != flags) {
 		uint32_t *p = gmem_word(gm, gpa);
-		if (p)
+		if (p) {
 			*p = entry | flags;
+			out->updated[out->nupdated++] = gpa;
+		}
 	}
 }
 
@@ -76,7 +78,7 @@ enum walk_result guest_walk(const struct guest_mem *gm, const struct paging_mode
 		}
 		if (set_ad)
 			set_flags(gm, pde_gpa, pde,
-				  PTE_A | ((access & ACCESS_WRITE) ? PTE_D : 0));
+				  PTE_A | ((access & ACCESS_WRITE) ? PTE_D : 0), out);
 		out->gpa = (pde & LARGE_FRAME) | (va & ~LARGE_FRAME);
 		out->page_size = 4u << 20;
 		out->dirty = (pde & PTE_D) || (set_ad && (access & ACCESS_WRITE));
@@ -95,7 +97,7 @@ enum walk_result guest_walk(const struct guest_mem *gm, const struct paging_mode
 	 * our hardware (QEMU's TCG) does; only the PTE is left alone.
 	 */
 	if (set_ad)
-		set_flags(gm, pde_gpa, pde, PTE_A);
+		set_flags(gm, pde_gpa, pde, PTE_A, out);
 	uint32_t pte_gpa = (pde & FRAME) + ((va >> 12) & 1023) * 4;
 	if (read_entry(gm, pte_gpa, &pte))
 		return WALK_BAD_TABLE;
@@ -109,7 +111,7 @@ enum walk_result guest_walk(const struct guest_mem *gm, const struct paging_mode
 		return WALK_FAULT;
 	}
 	if (set_ad)
-		set_flags(gm, pte_gpa, pte, PTE_A | ((access & ACCESS_WRITE) ? PTE_D : 0));
+		set_flags(gm, pte_gpa, pte, PTE_A | ((access & ACCESS_WRITE) ? PTE_D : 0), out);
 	out->gpa = (pte & FRAME) | (va & ~FRAME);
 	out->page_size = 4096;
 	out->dirty = (pte & PTE_D) || (set_ad && (access & ACCESS_WRITE));

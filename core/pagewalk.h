@@ -37,6 +37,10 @@ struct walk {
 	int dirty;		/* the final entry's D, after the walk */
 	int global;		/* the final entry's G, with CR4.PGE set */
 	uint32_t error;		/* WALK_FAULT: the #PF error code */
+	/* The entries whose A or D the walk set (guest-physical), OK or not:
+	 * the caller must mirror them if they lie in a descriptor table. */
+	uint32_t updated[2];
+	unsigned nupdated;
 };
 
 enum walk_result {

@@ -74,7 +74,13 @@ static int translate(struct vcpu *v, uint32_t linear, unsigned access, int set_a
 		return 0;
 	struct paging_mode mode = vmem_paging_mode(v);
 	struct walk w;
-	switch (guest_walk(&v->mem, &mode, linear, access, set_ad, &w)) {
+	enum walk_result walked = guest_walk(&v->mem, &mode, linear, access, set_ad, &w);
+	/* Flags set in entries on a descriptor-table page (a hostile
+	 * guest's layout): the exit path mirrors the tables again. */
+	for (unsigned i = 0; i < w.nupdated; i++)
+		if (vcpu_table_page(v, w.updated[i]))
+			v->tables_written = 1;
+	switch (walked) {
 	case WALK_OK:
 		*gpa = w.gpa;
 		if (set_ad)

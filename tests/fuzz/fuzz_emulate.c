@@ -396,6 +396,8 @@ static void pv_irq_sync_out(struct vcpu *v)
 		pending |= v->pending_irqs[w] != 0;
 	uint32_t words[2] = { (uint32_t)v->vif, (uint32_t)pending };
 	gmem_write(&v->mem, v->pv_irq_gpa, words, sizeof(words));
+	if (vcpu_table_page(v, v->pv_irq_gpa))
+		v->tables_written = 1;
 }
 
 static void deliver_pending(struct vcpu *v)
@@ -495,17 +497,21 @@ static int run_exit(struct input *in)
 	}
 	if (v->sti_shadow && tf->eip != v->sti_shadow_eip)
 		v->sti_shadow = 0;
+	int halted = v->halted;	/* the VMM would wait for an interrupt: the end */
+	if (!halted) {
+		deliver_pending(v);
+		pv_irq_sync_out(v);
+	}
+	/* Last, as in guest_exit: the delivery and the flag word may store
+	 * into a table page too.  (Halted, the VMM mirrors before it resumes
+	 * the guest; here, before the checks.) */
 	if (v->tables_written) {	/* the VMM stored into a table page */
 		v->tables_written = 0;
 		ring_mirror_gdt(v);
 		if (v->ldtr)
 			ring_mirror_ldt(v);
 	}
-	if (v->halted)
-		return 1;	/* the VMM would wait for an interrupt: the end */
-	deliver_pending(v);
-	pv_irq_sync_out(v);
-	return 0;
+	return halted;
 }
 
 /* The PICs' state lives in dev/i8259.c: initialise them the same way for

@@ -173,6 +173,27 @@ static void test_pde_accessed_on_pte_fault(void **state)
 	assert_int_equal(*entry(PD + 8) & A, 0);
 }
 
+/* The walk names the entries it changed, so the VMM can mirror them when
+ * they share a page with the guest's GDT (found by fuzz_emulate). */
+static void test_walk_names_the_entries_it_set(void **state)
+{
+	(void)state;
+	struct walk w;
+	set_pte(0x401000, 0x300000 | P | W | U);
+	assert_int_equal(walk(0x401000, ACCESS_WRITE, &w), WALK_OK);
+	assert_int_equal(w.nupdated, 2);
+	assert_int_equal(w.updated[0], PD + 4);
+	assert_int_equal(w.updated[1], PT + 1 * 4);
+	assert_int_equal(walk(0x401000, ACCESS_WRITE, &w), WALK_OK);
+	assert_int_equal(w.nupdated, 0);		/* all set already */
+	/* A fault after the PDE: the PDE alone. */
+	set_pde(0x400000, PT | P | W | U);
+	set_pte(0x402000, 0);
+	assert_int_equal(walk(0x402000, 0, &w), WALK_FAULT);
+	assert_int_equal(w.nupdated, 1);
+	assert_int_equal(w.updated[0], PD + 4);
+}
+
 static void test_large_pages(void **state)
 {
 	(void)state;
@@ -210,6 +231,7 @@ int main(void)
 		cmocka_unit_test_setup(test_accessed_and_dirty_flags, setup),
 		cmocka_unit_test_setup(test_no_flags_without_set_ad_or_on_fault, setup),
 		cmocka_unit_test_setup(test_pde_accessed_on_pte_fault, setup),
+		cmocka_unit_test_setup(test_walk_names_the_entries_it_set, setup),
 		cmocka_unit_test_setup(test_large_pages, setup),
 		cmocka_unit_test_setup(test_table_outside_ram, setup),
 	};
