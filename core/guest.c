@@ -295,7 +295,7 @@ static void pv_irq_sync_out(struct vcpu *v)
 		gmem_write(&v->mem, v->pv_irq_gpa, words, sizeof(words));
 	}
 	/* A hostile guest may put the word in its GDT: mirror what changed. */
-	if (vcpu_table_page(v, v->pv_irq_gpa))
+	if (v->pv_irq_on_table)
 		v->tables_written = 1;
 }
 
@@ -445,7 +445,7 @@ static int fast_gp(struct vcpu *v, struct trapframe *tf)
 		return 0;
 	v->pv_irq_word[0] = (uint32_t)v->vif;
 	v->pv_irq_word[1] = (uint32_t)vcpu_irq_pending(v);
-	if (vcpu_table_page(v, v->pv_irq_gpa))	/* as in pv_irq_sync_out */
+	if (v->pv_irq_on_table)		/* as in pv_irq_sync_out */
 		ring_mirror_written(v, v->pv_irq_gpa, 8);
 	exitstats_add(reason, arch_read_tsc() - began);
 	return 1;

@@ -57,6 +57,7 @@ static int32_t pv_irq(struct vcpu *v, uint32_t gpa)
 	gmem_write(&v->mem, gpa, &word, sizeof(word));
 	v->pv_irq_gpa = gpa;
 	v->pv_irq = 1;
+	v->pv_irq_on_table = vcpu_table_page(v, gpa);
 	/* Read and written on every exit: through a window of its own when
 	 * the two words the VMM uses (vif, pending) share a page. */
 	v->pv_irq_word = 0;

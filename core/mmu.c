@@ -63,6 +63,7 @@ static void find_table_pages(struct vcpu *v)
 		protect_range(v, v->gdtr.base, v->gdtr.limit);
 	if (v->ldtr)
 		protect_range(v, v->ldt.base, v->ldt.limit);
+	v->pv_irq_on_table = v->pv_irq && vcpu_table_page(v, v->pv_irq_gpa);
 }
 
 void mmu_protect_tables(struct vcpu *v)

@@ -75,6 +75,8 @@ struct vcpu {
 	uint32_t pv_irq_gpa;
 	uint32_t *pv_irq_word;	/* the VMM's pointer to it (a fixed window), or
 				   NULL: reach it through gmem then */
+	int pv_irq_on_table;	/* on a GDT or LDT page (a hostile guest's
+				   choice): its writes must be mirrored */
 	/* The GDT page the kernel last stored into through linear page
 	 * store_page_va (core/mmu.c, mmu_fast_table_store): like a TLB entry,
 	 * until the next invlpg, CR3 load or table change.  0: none. */
