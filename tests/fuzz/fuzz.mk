@@ -21,7 +21,7 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -I. -Iinclude -Wall -Wextra \
 	-fno-omit-frame-pointer $(FUZZ_SAN) -MMD -MP
 FUZZ_SECONDS ?= 60
 
-FUZZ_TARGETS := decode emulate pagewalk_shadow segments multiboot elf_loaders
+FUZZ_TARGETS := decode emulate fastpath pagewalk_shadow segments multiboot elf_loaders
 FUZZ_BINS := $(patsubst %,$(B)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 
 # The code under test, instrumented for coverage (and its own -Werror-free
@@ -35,10 +35,12 @@ FUZZ_EMU_OBJS := $(patsubst %,$(B)/fuzz/obj/%.o,$(EMU_SRCS))
 FUZZ_LINK_emulate := $(FUZZ_EMU_OBJS) \
 	-Wl,--wrap=arch_guest_set_code,--wrap=arch_guest_set_stack \
 	-Wl,--wrap=arch_port_in,--wrap=arch_port_out,--wrap=deliver_event
+FUZZ_LINK_fastpath := $(FUZZ_EMU_OBJS)
 
 # libFuzzer options per target (-max_len: the largest input worth trying).
 FUZZ_OPTS_decode := -max_len=64
 FUZZ_OPTS_emulate := -max_len=1024
+FUZZ_OPTS_fastpath := -max_len=1024
 FUZZ_OPTS_pagewalk_shadow := -max_len=2048
 FUZZ_OPTS_segments := -max_len=256
 FUZZ_OPTS_multiboot := -max_len=8192
@@ -51,12 +53,12 @@ $(B)/fuzz/obj/%.c.o: %.c
 	$(call say,FUZZCC,$<)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
-$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_input.h $(FUZZ_PURE_OBJS)
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_input.h tests/fuzz/fuzz_guest.h $(FUZZ_PURE_OBJS)
 	@mkdir -p $(dir $@)
 	$(call say,FUZZLD,$@)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -o $@ $< \
 		$(FUZZ_PURE_OBJS) $(FUZZ_LINK_$*)
-$(B)/fuzz/fuzz_emulate: $(FUZZ_EMU_OBJS)
+$(B)/fuzz/fuzz_emulate $(B)/fuzz/fuzz_fastpath: $(FUZZ_EMU_OBJS)
 
 # clang first (order-only: a rebuild is never forced by it).
 $(FUZZ_PURE_OBJS) $(FUZZ_EMU_OBJS) $(FUZZ_BINS): | fuzz-deps

@@ -19,8 +19,11 @@
  *            through is then done, its bytes from the input), another
  *            exception, or a hardware interrupt (see run_exit)
  *
- * Each exit goes through step_exit and then emulate_gp (delivering what it
- * raises with deliver_event), mmu_page_fault, or deliver_event.  The guest's
+ * Each exit goes as core/guest.c guest_exit takes it (replayed by
+ * fuzz_guest.h): first the fast paths (the kernel's iret to user mode, its
+ * stores into its GDT page, shadow fills), then step_exit and emulate_gp
+ * (delivering what it raises with deliver_event), mmu_page_fault, or
+ * deliver_event, then the exit's tail.  The guest's
  * deaths, resets and shutdowns longjmp out (fake_vmm.c: fake_stop).  ASan
  * checks that the VMM touches no memory but the fake guest RAM and its own.
  * After every exit the fuzzer checks what the VMM promises:
@@ -46,31 +49,7 @@
  */
 #include <stdlib.h>
 
-#include "core/deliver.h"
-#include "core/emulate.h"
-#include "core/guest.h"
-#include "core/mmu.h"
-#include "core/pagewalk.h"
-#include "core/segments.h"
-#include "core/step.h"
-#include "core/vmem.h"
-#include "core/x86_bits.h"
-#include "dev/i8259.h"
-#include "tests/fuzz/fuzz_input.h"
-#include "tests/unit/support/fake_vmm.h"
-
-#define CR4_VIRTUALIZED (CR4_TSD | CR4_DE | CR4_PSE | CR4_MCE | CR4_PGE | CR4_PCE | \
-			 CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_UMIP)
-#define EFLAGS_GUEST 0x00244fd5u	/* what iret/popf may set (core/ring.c) */
-#define DR6_BS 0x00004000u
-#define PTE_P 0x001u
-#define PTE_W 0x002u
-#define PTE_U 0x004u
-#define FRAME 0xfffff000u
-
-/* The identity page tables an input may ask for: 0-4 MiB, user, writable. */
-#define IDENT_PD 0x20000u
-#define IDENT_PT 0x21000u
+#include "tests/fuzz/fuzz_guest.h"
 
 /* ---- what the core hands the arch ---- */
 
@@ -114,104 +93,6 @@ void __wrap_arch_port_out(uint16_t port, unsigned size, uint32_t value)
 {
 	CHECK(pic_port(port) && size == 1);
 	__real_arch_port_out(port, size, value);
-}
-
-/* ---- the guest state ---- */
-
-static void read_state(struct input *in)
-{
-	struct vcpu *v = &fake_vcpu;
-	struct trapframe *tf = &fake_regs;
-	uint8_t flags = in_u8(in);
-	uint32_t cr4 = in_u16(in);
-	uint32_t cr0 = in_u32(in);
-
-	for (unsigned r = 0; r < 8; r++)
-		*vcpu_reg(tf, r) = in_u32(in);
-	tf->eflags = (in_u32(in) & EFLAGS_GUEST) | 0x2;
-	v->vif = (flags >> 4) & 1;
-	v->cr4 = cr4 & CR4_VIRTUALIZED;
-	/* CR0: PE always (the guest dies without it), the rest the input's,
-	 * paging and WP as the flags say. */
-	v->cr0 = (cr0 & ~(CR0_PG | CR0_WP)) | CR0_PE | CR0_ET |
-		 ((flags & 2) ? CR0_PG : 0) | ((flags & 4) ? CR0_WP : 0);
-
-	if (flags & 8) {	/* identity-mapped first 4 MiB */
-		uint32_t pde = IDENT_PT | PTE_P | PTE_W | PTE_U | 0x20;
-		memcpy(fake_ram + IDENT_PD, &pde, 4);
-		for (uint32_t i = 0; i < 1024; i++) {
-			uint32_t pte = i << 12 | PTE_P | PTE_W | PTE_U | 0x60;
-			memcpy(fake_ram + IDENT_PT + i * 4, &pte, 4);
-		}
-		v->cr3 = IDENT_PD;
-	}
-
-	v->vpl = (flags & 1) ? VPL_USER : VPL_KERNEL;
-	if (v->vpl == VPL_USER) {
-		v->cs = 0x73;
-		v->ss = 0x7b;
-		tf->ds = tf->es = 0x7b;
-	}
-	if (flags & 0x20) {	/* segment state, as loads could leave it */
-		tf->ds = in_u16(in);
-		tf->es = in_u16(in);
-		tf->fs = in_u16(in);
-		tf->gs = in_u16(in);
-		v->cs = (in_u16(in) & ~3u) | v->vpl;
-		v->ss = in_u16(in);
-		v->cs_base = in_u32(in) % GUEST_LINEAR_LIMIT;
-		v->ss_base = in_u32(in);
-	}
-	if (flags & 0x40) {	/* descriptor-table registers */
-		v->gdtr.base = in_u32(in);
-		v->gdtr.limit = in_u16(in);
-		v->idtr.base = in_u32(in);
-		v->idtr.limit = in_u16(in);
-		v->ldtr = in_u16(in);
-		v->ldt.base = in_u32(in);
-		v->ldt.limit = in_u16(in);
-		v->tr = in_u16(in);
-		v->tr_base = in_u32(in);
-		v->tr_limit = in_u32(in);
-	}
-	if (flags & 0x80) {	/* more registers */
-		v->cr2 = in_u32(in);
-		v->cr3 = in_u32(in);
-		v->sysenter_cs = in_u32(in);
-		v->sysenter_esp = in_u32(in);
-		v->sysenter_eip = in_u32(in);
-	}
-	/* The code: CS base + EIP is FAKE_CODE. */
-	uint8_t code[16];
-	in_bytes(in, code, sizeof(code));
-	fake_code(code, sizeof(code));
-	tf->eip = FAKE_CODE - v->cs_base;
-}
-
-/* Writes into guest RAM: a byte (region << 5 | length - 1), an offset,
- * the bytes. */
-static void read_patches(struct input *in)
-{
-	static const struct { uint32_t base, size; } regions[8] = {
-		{ FAKE_GDT, 0x1000 }, { FAKE_IDT, 0x800 }, { FAKE_TSS, 0x1000 },
-		{ 0x7000, 0x2000 },		/* the stacks: ESP 0x8000, ESP0 0x9000 */
-		{ IDENT_PD, 0x2000 },		/* the identity tables */
-		{ 0, 0x10000 },			/* low memory */
-		{ 0, FAKE_RAM_SIZE },		/* anywhere */
-		{ FAKE_CODE, 0x1000 },		/* the code page */
-	};
-	unsigned n = in_u8(in) & 31;
-	for (unsigned i = 0; i < n && in_left(in) > 0; i++) {
-		uint8_t b = in_u8(in);
-		unsigned r = b >> 5, len = (b & 31) + 1;
-		uint32_t off = r == 6 ? in_u32(in) : in_u16(in);
-		uint32_t gpa = regions[r].base + off % regions[r].size;
-		uint8_t bytes[32];
-		in_bytes(in, bytes, len);
-		if (gpa + len > FAKE_RAM_SIZE)
-			len = FAKE_RAM_SIZE - gpa;
-		memcpy(fake_ram + gpa, bytes, len);
-	}
 }
 
 /* ---- the checks ---- */
@@ -368,59 +249,10 @@ int __wrap_deliver_event(struct vcpu *v, struct event ev)
 	return __real_deliver_event(v, ev);
 }
 
-static void deliver(struct event ev)
-{
-	if (deliver_event(&fake_vcpu, ev))
-		guest_die(&fake_vcpu, "triple fault");
-}
-
-static void mark_pending(struct vcpu *v, uint8_t real_vector)
-{
-	v->pending_irqs[real_vector / 32] |= 1u << (real_vector % 32);
-}
-
-/* The paravirtual interrupt flag (ringvisor/hypercall.h), as guest.c keeps it. */
-static void pv_irq_sync_in(struct vcpu *v)
-{
-	uint32_t vif;
-	if (v->pv_irq && gmem_read(&v->mem, v->pv_irq_gpa, &vif, 4) == 0)
-		v->vif = vif != 0;
-}
-
-static void pv_irq_sync_out(struct vcpu *v)
-{
-	if (!v->pv_irq)
-		return;
-	int pending = 0;
-	for (unsigned w = 0; w < 8; w++)
-		pending |= v->pending_irqs[w] != 0;
-	uint32_t words[2] = { (uint32_t)v->vif, (uint32_t)pending };
-	gmem_write(&v->mem, v->pv_irq_gpa, words, sizeof(words));
-	if (vcpu_table_page(v, v->pv_irq_gpa))
-		v->tables_written = 1;
-}
-
-static void deliver_pending(struct vcpu *v)
-{
-	if (!v->vif || (v->step_reasons & STEP_STI_SHADOW) || v->sti_shadow)
-		return;
-	for (unsigned word = 0; word < 8; word++) {
-		if (!v->pending_irqs[word])
-			continue;
-		unsigned bit = (unsigned)__builtin_ctz(v->pending_irqs[word]);
-		v->pending_irqs[word] &= ~(1u << bit);
-		int vector = pic_guest_vector((uint8_t)(word * 32 + bit));
-		if (vector >= 0)
-			deliver((struct event){ .vector = (uint8_t)vector,
-						.source = EVENT_EXTERNAL });
-		return;
-	}
-}
-
 /*
- * One exit, as core/guest.c guest_exit and handle_exit take it (that file
- * is built for the VMM only: this follows it, and must keep following it).
- * Returns 1 when the guest waits in hlt: the run is over.
+ * One exit, as core/guest.c guest_exit takes it (replayed by
+ * tests/fuzz/fuzz_guest.h, fast paths first).  Returns 1 when the guest
+ * waits in hlt: the run is over.
  */
 static int run_exit(struct input *in)
 {
@@ -444,7 +276,6 @@ static int run_exit(struct input *in)
 	tf->ecx &= 0xffff;
 	SAY("exit %u (va 0x%08x error 0x%x) at eip 0x%08x ring %u\n", vector, va,
 	    tf->error, tf->eip, v->vpl);
-	pv_irq_sync_in(v);
 
 	/* A single step ending: the stepped instruction ran natively.  If it
 	 * was the write the VMM let through to a descriptor-table page, do
@@ -467,64 +298,31 @@ static int run_exit(struct input *in)
 			SAY("  the stepped instruction wrote %u bytes at 0x%08x\n", n, at);
 	}
 
-	if (v->sti_shadow) {
-		if (tf->eip != v->sti_shadow_eip)
-			v->sti_shadow = 0;
-		else if (vector >= 32) {
-			v->sti_shadow = 0;
-			step_sti_shadow(v, tf->eip);
-		}
+	/* guest_exit's fast paths: the exit ends there when one takes it. */
+	int guest_fault = 0;
+	uint32_t guest_error = 0;
+	if (vector == VEC_GP && replay_fast_gp(v, tf)) {
+		SAY("  fast path: iret\n");
+		return 0;
 	}
-	if (!step_exit(v, vector, debug_status)) {
-		if (vector == VEC_DB)
-			v->dr[6] = debug_status;
-		if (vector == VEC_GP) {
-			struct event raise;
-			if (emulate_gp(v, tf->error, &raise) == RAISE)
-				deliver(raise);
-		} else if (vector == VEC_PF) {
-			unsigned before = deliveries;
-			mmu_page_fault(v, va, tf->error);
-			if (deliveries == before)
+	if (vector == VEC_PF) {
+		unsigned before = deliveries;
+		uint32_t entry = shadow_lookup(&v->shadow, vcpu_shadow(v), va);
+		if (replay_fast_pf(v, va, &guest_fault, &guest_error)) {
+			SAY("  fast path: %s\n", entry == shadow_lookup(&v->shadow,
+			    vcpu_shadow(v), va) ? "table store" : "fill");
+			if (deliveries == before && entry != shadow_lookup(&v->shadow,
+			    vcpu_shadow(v), va))
 				check_fill(va);
-		} else if (vector < 32) {
-			deliver((struct event){ .vector = vector,
-				.has_error = (uint8_t)vector_has_error_code(vector),
-				.error = tf->error, .source = EVENT_EXCEPTION });
-		} else {
-			mark_pending(v, vector);
+			return 0;
 		}
 	}
-	if (v->sti_shadow && tf->eip != v->sti_shadow_eip)
-		v->sti_shadow = 0;
-	int halted = v->halted;	/* the VMM would wait for an interrupt: the end */
-	if (!halted) {
-		deliver_pending(v);
-		pv_irq_sync_out(v);
-	}
-	/* Last, as in guest_exit: the delivery and the flag word may store
-	 * into a table page too.  (Halted, the VMM mirrors before it resumes
-	 * the guest; here, before the checks.) */
-	if (v->tables_written) {	/* the VMM stored into a table page */
-		v->tables_written = 0;
-		ring_mirror_gdt(v);
-		if (v->ldtr)
-			ring_mirror_ldt(v);
-	}
-	return halted;
-}
 
-/* The PICs' state lives in dev/i8259.c: initialise them the same way for
- * every input, as a guest kernel does (ICW1-4, vector bases 0x20/0x28). */
-static void reset_pics(void)
-{
-	static const uint8_t icw[2][5] = { { 0x20, 0x11, 0x20, 0x04, 0x01 },
-					   { 0xa0, 0x11, 0x28, 0x02, 0x01 } };
-	for (unsigned i = 0; i < 2; i++) {
-		pic_write(icw[i][0], icw[i][1]);
-		for (unsigned j = 2; j < 5; j++)
-			pic_write(icw[i][0] + 1, icw[i][j]);
-	}
+	unsigned before = deliveries;
+	replay_exit_body(v, vector, va, debug_status, guest_fault, guest_error);
+	if (vector == VEC_PF && !guest_fault && deliveries == before)
+		check_fill(va);
+	return replay_exit_tail(v);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

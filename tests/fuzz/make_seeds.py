@@ -12,7 +12,6 @@ The output is deterministic; rerun it after changing an input format.
 
 import argparse
 import os
-import shutil
 import struct
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -219,6 +218,74 @@ def emulate_seeds():
                  (R_TSS, 4, u32(0x9000) + u32(0x68))])
 
 
+# ---- fuzz_fastpath: emulate's state, a setup byte, patches, steps ----
+
+FP_PV_IRQ, FP_NO_IDT = 1, 2
+S_GP, S_PF_STORE, S_PF, S_EVENT = range(4)
+S_FRAME, S_ERROR_CS, S_WRITE = 0x20, 0x40, 0x20
+
+
+def fastpath_input(code, setup=FP_PV_IRQ, patches=(), steps=(), **state):
+    out = emulate_input(code, exits=(), **state)[:-1]     # less the patch count
+    out += u8(setup) + u8(len(patches))
+    for region, off, data in patches:
+        out += u8(region << 5 | (len(data) - 1))
+        out += u32(off) if region == R_ANY else u16(off)
+        out += data
+    return out + b"".join(steps)
+
+
+def gp_step(code="", frame=None, error_cs=False):
+    """#GP at CS:EIP, code (1-8 bytes) put there first ("": 1 byte, what is there)."""
+    b = bytes.fromhex(code) or b"\x00"
+    kind = S_GP | (len(b) - 1) << 2 | (S_FRAME if frame else 0) | (S_ERROR_CS if error_cs else 0)
+    out = u8(kind) + (b if code else b"\x00")
+    if frame:
+        out += b"".join(u32(w) for w in frame)
+    return out
+
+
+def store_step(code="", delta=0, write=True):
+    b = bytes.fromhex(code)
+    return u8(S_PF_STORE | len(b) << 2 | (S_WRITE if write else 0)) + b + u8(delta)
+
+
+def pf_step(va, write=False):
+    return u8(S_PF | (S_WRITE if write else 0)) + u32(va)
+
+
+def fastpath_seeds():
+    frame = u32(0x300000) + u32(0x73) + u32(0x202) + u32(0x7000) + u32(0x7b)
+    back = (gp_step("cf"), gp_step("cd 80"), gp_step("cf"))   # iret, int 0x80, iret
+    yield "iret-twice", fastpath_input("cf", patches=[(R_STACK, 0x1000, frame)],
+                                       steps=back)
+    yield "iret-twice-paging", fastpath_input(
+        "cf", flags=F_IDENT | F_PAGING, patches=[(R_STACK, 0x1000, frame)],
+        steps=back + (gp_step("cd 80"), gp_step("cf", error_cs=True)))
+    yield "iret-frame-changed", fastpath_input(
+        "cf", patches=[(R_STACK, 0x1000, frame)],
+        steps=(gp_step("cf"), gp_step("cd 80"),
+               gp_step("cf", frame=(0x300100, 0x73, 0x246, 0x6000, 0x7b)),
+               gp_step("cd 80"), gp_step("cf", frame=(0x300100, 0x60, 0x246, 0x6000, 0x68))))
+    yield "iret-no-pv-irq", fastpath_input("cf", setup=0,
+                                           patches=[(R_STACK, 0x1000, frame)], steps=back)
+    stores = (store_step(), store_step("89 48 04"), store_step("a3 38 10 00 00"),
+              store_step("89 4d 08"), store_step("89 0d 40 10 00 00"))
+    regs = {"eax": 0x1030, "ecx": 0x00cff300, "ebp": 0x1040}
+    yield "table-stores", fastpath_input("89 08", regs=regs, steps=stores)
+    yield "table-stores-paging", fastpath_input("89 08", regs=regs, flags=F_IDENT | F_PAGING,
+                                                steps=stores)
+    yield "table-store-off-limit", fastpath_input(
+        "89 08", regs={"eax": 0x10f8, "ecx": 0x1234},
+        tables=(0x1000, 0xfb, FAKE_IDT, 0x7ff, 0, 0, 0, 0x80, FAKE_TSS, 0x67),
+        steps=(store_step(), store_step("89 48 04"), store_step("89 48 fc")))
+    yield "fill-paging", fastpath_input("90", flags=F_IDENT | F_PAGING,
+                                        steps=(pf_step(0x200000), pf_step(0x201000, True)))
+    yield "fill-guest-fault", fastpath_input(
+        "90", flags=F_IDENT | F_PAGING | F_USER, patches=[(R_PT, 0x1000 + 0x300 * 4, u32(0x300003))],
+        steps=(pf_step(0x300000, True),))
+
+
 # ---- fuzz_pagewalk_shadow: programs ----
 
 def pw_seeds():
@@ -361,7 +428,7 @@ def elf_seeds():
 
 
 GENERATORS = {
-    "decode": decode_seeds, "emulate": emulate_seeds,
+    "decode": decode_seeds, "emulate": emulate_seeds, "fastpath": fastpath_seeds,
     "pagewalk_shadow": pw_seeds, "segments": seg_seeds,
     "multiboot": mb_seeds, "elf_loaders": elf_seeds,
 }
@@ -374,8 +441,12 @@ def main():
     total = 0
     for target, gen in GENERATORS.items():
         d = os.path.join(opts.out, target)
-        shutil.rmtree(d, ignore_errors=True)
-        os.makedirs(d)
+        os.makedirs(d, exist_ok=True)
+        # Regression seeds a fuzzer found (regress-*, not written here)
+        # stay; every other file is this script's to write again.
+        for old in os.listdir(d):
+            if not old.startswith("regress-"):
+                os.remove(os.path.join(d, old))
         for name, data in gen():
             with open(os.path.join(d, name), "wb") as f:
                 f.write(data)

@@ -23,7 +23,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TARGETS = ["decode", "emulate", "pagewalk_shadow", "segments", "multiboot",
+TARGETS = ["decode", "emulate", "fastpath", "pagewalk_shadow", "segments", "multiboot",
            "elf_loaders"]
 TIMEOUT = 300   # seconds for a whole corpus; each seed runs in milliseconds
 

@@ -26,8 +26,11 @@ extern enum fake_end fake_end;
 extern int fake_shutdown_status;
 extern char fake_die_reason[160];
 
-/* What the fakes saw. */
-extern uint64_t fake_gdt_mirror[32];
+/* What the fakes saw: the real GDT's and LDT's mirrors of the guest's
+ * entries (the raw guest descriptor each was last mirrored from), the raw
+ * descriptors of the last code and stack aliases made. */
+extern uint64_t fake_gdt_mirror[32], fake_ldt_mirror[8];
+extern uint64_t fake_code_alias_raw, fake_stack_alias_raw;
 extern unsigned fake_ring_switches, fake_tlb_flushes;
 extern uint16_t fake_last_port;
 extern uint32_t fake_last_port_value;
@@ -42,6 +45,34 @@ void fake_code(const uint8_t *bytes, unsigned len);
 
 /* Set an IDT gate: a 32-bit interrupt or trap gate to handler in CS 0x60. */
 void fake_gate(unsigned vector, uint32_t handler, int trap_gate, unsigned dpl);
+
+/*
+ * The whole simulated machine (vCPU, trap frame, guest RAM, shadow tables,
+ * what the simulated CPU runs on and the real mirrors), saved and restored:
+ * the fuzzers run two paths from one state and compare where they end.
+ */
+struct fake_machine;
+struct fake_machine *fake_machine_new(void);
+void fake_save(struct fake_machine *m);
+void fake_restore(struct fake_machine *m);
+/* Whether page (a number) of the live guest RAM may differ from m's: 0
+ * means it is the same.  A harness writing fake_ram itself after a save
+ * says so with fake_ram_touched. */
+int fake_machine_ram_may_differ(const struct fake_machine *m, uint32_t page);
+void fake_ram_touched(uint32_t gpa, uint32_t len);
+const uint8_t *fake_machine_ram(const struct fake_machine *m);
+const struct vcpu *fake_machine_vcpu(const struct fake_machine *m);
+const struct trapframe *fake_machine_regs(const struct fake_machine *m);
+/* The shadow entry table which (SHADOW_KERNEL/USER) holds for va, or 0. */
+uint32_t fake_machine_shadow(const struct fake_machine *m, unsigned which, uint32_t va);
+/* 1 if a's and b's table which map some page differently: the first such
+ * va and the two entries for it; 0 if they map the same. */
+int fake_machine_shadow_diff(const struct fake_machine *a, const struct fake_machine *b,
+			     unsigned which, uint32_t *va, uint32_t *ea, uint32_t *eb);
+/* Whether a and b run on the same shadow with the same real mirrors and
+ * code and stack aliases; if not, *what names the first difference. */
+int fake_machine_same_arch(const struct fake_machine *a, const struct fake_machine *b,
+			   const char **what);
 
 #define FAKE_CODE 0x100000u
 #define FAKE_GDT  0x1000u
