@@ -110,13 +110,19 @@ void mmu_protected_write_done(struct vcpu *v, uint32_t va)
  * walk that found it writable and dirty): remember the translation, so
  * the stores that follow skip the walk and the decoder.  Only the page
  * where the GDT starts, and only with no LDT, whose entries could share it.
+ * And only when the mirrored entries (the first 32) all lie on that page:
+ * otherwise the guest may map a later page of its GDT onto this same
+ * frame, and a store here also changes entries mmu_fast_table_store
+ * cannot see from the GDT's first page (ring_mirror_written finds them).
  */
 static void remember_store_page(struct vcpu *v, uint32_t va, uint32_t gpa, int global)
 {
 	v->store_page_global = global;
 	uint32_t gdt_gpa;
+	uint32_t mirrored = v->gdtr.limit + 1u < 32 * 8 ? v->gdtr.limit + 1u : 32 * 8;
 	v->store_page_va = 0;
 	if (v->ldtr || v->vpl != VPL_KERNEL || v->gdtr.limit == 0 ||
+	    (v->gdtr.base & (PAGE - 1)) + mirrored > PAGE ||
 	    vmem_translate(v, v->gdtr.base, 0, &gdt_gpa) ||
 	    (gdt_gpa & ~(PAGE - 1)) != (gpa & ~(PAGE - 1)))
 		return;
@@ -191,20 +197,24 @@ int mmu_fast_table_store(struct vcpu *v, uint32_t va)
 	    simple_store(tf, b, &offset, &value, &len, &stack) ||
 	    (stack ? v->ss_base : 0) + offset != va)
 		return 0;
-	/* The GDT entries the four bytes touch (from its base, which is on
-	 * this page): each must lie wholly on the page to be read here. */
+	/* The GDT entries the four bytes touch, first to last (its base is
+	 * on this page; bytes below it are no entry's, and a store may
+	 * straddle it): each must lie wholly on the page to be read here. */
 	uint32_t base_offset = v->gdtr.base & (PAGE - 1);
-	uint32_t from = (va & (PAGE - 1)) - base_offset;	/* wraps if below */
-	for (uint32_t at = from & ~7u; at < from + 4 && at <= v->gdtr.limit; at += 8)
-		if (from < 0x10000 && base_offset + at + 8 > PAGE)
+	int32_t from = (int32_t)(va & (PAGE - 1)) - (int32_t)base_offset;
+	unsigned first = from > 0 ? (unsigned)from / 8 : 0;
+	unsigned last = from + 3 >= 0 ? (unsigned)(from + 3) / 8 : 0;
+	unsigned touched = from + 3 >= 0;	/* any entry at all */
+	for (unsigned i = first; touched && i <= last && i * 8 <= v->gdtr.limit; i++)
+		if (base_offset + i * 8 + 8 > PAGE)
 			return 0;
 	memcpy(v->store_page + (va & (PAGE - 1)), &value, 4);
-	for (uint32_t at = from & ~7u; at < from + 4; at += 8) {
-		if (from >= 0x10000 || at / 8 >= 32 || at + 7 > v->gdtr.limit)
+	for (unsigned i = first; touched && i <= last; i++) {
+		if (i >= 32 || i * 8 + 7 > v->gdtr.limit)
 			continue;	/* not a mirrored entry */
 		uint64_t raw;
-		memcpy(&raw, v->store_page + base_offset + at, 8);
-		arch_guest_mirror_gdt(at / 8, raw);
+		memcpy(&raw, v->store_page + base_offset + i * 8, 8);
+		arch_guest_mirror_gdt(i, raw);
 	}
 	tf->eip += len;
 	return 1;

@@ -284,6 +284,13 @@ def fastpath_seeds():
     yield "fill-guest-fault", fastpath_input(
         "90", flags=F_IDENT | F_PAGING | F_USER, patches=[(R_PT, 0x1000 + 0x300 * 4, u32(0x300003))],
         steps=(pf_step(0x300000, True),))
+    # The GDT's second page mapped onto its first one's frame: a store
+    # there is a store into entry 18 too (mmu.c remember_store_page).
+    yield "regress-table-store-gdt-alias", fastpath_input(
+        "89 08", regs={"eax": 0x1f90, "ecx": 0x00cff300}, flags=F_IDENT | F_PAGING,
+        tables=(0x1f80, 0xff, FAKE_IDT, 0x7ff, 0, 0, 0, 0x80, FAKE_TSS, 0x67),
+        patches=[(R_PT, 0x1000 + 2 * 4, u32(0x1000 | 0x67))],
+        steps=(store_step(), store_step("89 0d 10 10 00 00")))
 
 
 # ---- fuzz_pagewalk_shadow: programs ----

@@ -14,6 +14,8 @@
 
 #include "core/arch.h"
 #include "core/emulate.h"
+#include "core/mmu.h"
+#include "core/pagewalk.h"
 #include "core/vmem.h"
 #include "ringvisor/hypercall.h"
 #include "tests/unit/support/fake_vmm.h"
@@ -293,6 +295,112 @@ static void test_descriptor_table_store_is_emulated_and_mirrored(void **state)
 	fake_vcpu.vpl = VPL_USER;
 	CODE(0x89, 0x43, 0x34);
 	assert_int_equal(emulate_table_store(&fake_vcpu, entry6_hi, entry6_hi), -1);
+}
+
+/* Paging on, the first 4 MiB identity-mapped (user, writable, A and D
+ * set) by a directory at 0x20000 and a table at 0x21000. */
+#define IDENT_PT 0x21000u
+static void identity_paging(void)
+{
+	uint32_t pde = IDENT_PT | 0x67;
+	memcpy(fake_ram + 0x20000, &pde, 4);
+	for (uint32_t i = 0; i < 1024; i++) {
+		uint32_t pte = i << 12 | 0x67;
+		memcpy(fake_ram + IDENT_PT + i * 4, &pte, 4);
+	}
+	fake_vcpu.cr3 = 0x20000;
+	fake_vcpu.cr0 |= 0x80000000u;
+}
+
+/* A store fault by the kernel at va, as guest_exit takes it: the fast path
+ * first; 1 if it took it. */
+static int store_fault(uint32_t va)
+{
+	fake_regs.error = PF_PRESENT | PF_WRITE | PF_USER;
+	if (mmu_fast_table_store(&fake_vcpu, va))
+		return 1;
+	mmu_page_fault(&fake_vcpu, va, fake_regs.error);
+	return 0;
+}
+
+static void test_fast_table_store_repeats_an_emulated_store(void **state)
+{
+	(void)state;
+	identity_paging();
+	mmu_protect_tables(&fake_vcpu);
+	/* mov %ecx, (%eax); mov %ecx, 4(%eax): GDT entry 6, both words. */
+	CODE(0x89, 0x08, 0x89, 0x48, 0x04);
+	mmu_page_fault(&fake_vcpu, FAKE_CODE, PF_USER);	/* the fetch's fill */
+	fake_regs.eax = FAKE_GDT + 6 * 8;
+	fake_regs.ecx = 0x0000ffff;
+	assert_int_equal(store_fault(FAKE_GDT + 6 * 8), 0);	/* the general way */
+	assert_int_equal(fake_vcpu.store_page_va, FAKE_GDT);
+	fake_regs.ecx = 0x00cff300;
+	assert_int_equal(store_fault(FAKE_GDT + 6 * 8 + 4), 1);
+	assert_int_equal(fake_regs.eip, FAKE_CODE + 5);
+	assert_true(fake_gdt_mirror[6] == 0x00cff3000000ffffull);
+}
+
+/*
+ * Found by fuzz_fastpath (corpus regress-table-store-gdt-alias): a GDT
+ * whose first 32 entries span two pages, the second mapped by the guest
+ * onto the first one's frame.  A store into that frame is then also a
+ * store into entries on the second page; mmu_fast_table_store mirrored
+ * only the ones it finds from the GDT's first page, leaving entry 18's
+ * mirror stale where the general path (ring_mirror_written) mirrors it.
+ * Such a GDT page is not remembered for the fast path any more.
+ */
+static void test_fast_table_store_not_on_a_gdt_mapped_twice(void **state)
+{
+	(void)state;
+	identity_paging();
+	uint32_t alias = 0x1000 | 0x67;		/* linear 0x2000 -> frame 0x1000 */
+	memcpy(fake_ram + IDENT_PT + 2 * 4, &alias, 4);
+	fake_vcpu.gdtr = (struct descriptor_table){ 0x1f80, 0xff };
+	mmu_protect_tables(&fake_vcpu);
+	/* mov %ecx, (%eax) into entry 2; mov %ecx, 0x1010: entry 18's low
+	 * word, through frame 0x1000 that linear 0x2000 maps too. */
+	CODE(0x89, 0x08, 0x89, 0x0d, 0x10, 0x10, 0x00, 0x00);
+	mmu_page_fault(&fake_vcpu, FAKE_CODE, PF_USER);
+	fake_regs.eax = 0x1f90;
+	fake_regs.ecx = 0x0000ffff;
+	assert_int_equal(store_fault(0x1f90), 0);
+	assert_int_equal(fake_vcpu.store_page_va, 0);	/* not remembered */
+	assert_int_equal(store_fault(0x1010), 0);	/* so not the fast path */
+	assert_int_equal(fake_regs.eip, FAKE_CODE + 8);
+	assert_true((uint32_t)fake_gdt_mirror[18] == 0x0000ffff);
+}
+
+/*
+ * Found by fuzz_fastpath (a timeout; corpus regress-table-store-below-gdt):
+ * with the GDT's base not page-aligned, a remembered store a few bytes
+ * below it made mmu_fast_table_store's entry loop count from an offset
+ * that had wrapped below zero up through 2^32, half a billion turns in
+ * one exit; and a store straddling the base did not mirror entry 0, as
+ * the general path does.
+ */
+static void test_fast_table_store_below_the_gdt_base(void **state)
+{
+	(void)state;
+	identity_paging();
+	fake_vcpu.gdtr = (struct descriptor_table){ FAKE_GDT + 0x10, 0xff };
+	mmu_protect_tables(&fake_vcpu);
+	/* mov %ecx, (%eax) into entry 6, to remember the page; then
+	 * mov %ecx, 0x1008 (wholly below the base) and 0x100e (its last two
+	 * bytes the first two of entry 0). */
+	CODE(0x89, 0x08, 0x89, 0x0d, 0x08, 0x10, 0x00, 0x00,
+	     0x89, 0x0d, 0x0e, 0x10, 0x00, 0x00);
+	mmu_page_fault(&fake_vcpu, FAKE_CODE, PF_USER);
+	fake_regs.eax = FAKE_GDT + 0x10 + 6 * 8;
+	assert_int_equal(store_fault(FAKE_GDT + 0x10 + 6 * 8), 0);
+	assert_int_equal(fake_vcpu.store_page_va, FAKE_GDT);
+	fake_regs.ecx = 0xaabbccdd;
+	assert_int_equal(store_fault(FAKE_GDT + 8), 1);
+	assert_int_equal(u32_at(FAKE_GDT + 8), 0xaabbccdd);
+	assert_int_equal(fake_regs.eip, FAKE_CODE + 8);
+	assert_int_equal(store_fault(FAKE_GDT + 0xe), 1);
+	assert_int_equal(fake_regs.eip, FAKE_CODE + 14);
+	assert_true((uint16_t)fake_gdt_mirror[0] == 0xaabb);
 }
 
 /* Found by fuzzing (tests/fuzz/crashes/emulate-ins-into-gdt-unmirrored):
@@ -843,6 +951,9 @@ int main(void)
 		cmocka_unit_test_setup(test_boot_selectors_are_flat_before_lgdt, setup),
 		cmocka_unit_test_setup(test_descriptor_table_store_is_emulated_and_mirrored, setup),
 		cmocka_unit_test_setup(test_emulated_store_to_a_table_page_is_noted, setup),
+		cmocka_unit_test_setup(test_fast_table_store_repeats_an_emulated_store, setup),
+		cmocka_unit_test_setup(test_fast_table_store_not_on_a_gdt_mapped_twice, setup),
+		cmocka_unit_test_setup(test_fast_table_store_below_the_gdt_base, setup),
 		cmocka_unit_test_setup(test_out_to_exit_port_shuts_down, setup),
 		cmocka_unit_test_setup(test_keyboard_controller_reset_ends_the_guest, setup),
 		cmocka_unit_test_setup(test_rep_ins_runs_in_chunks, setup),
