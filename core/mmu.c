@@ -71,6 +71,9 @@ void mmu_protect_tables(struct vcpu *v)
 	find_table_pages(v);
 	/* Shadow entries made before may map those pages writable. */
 	mmu_flush(v);
+	/* After a change of paging mode the tables' linear addresses may
+	 * name other bytes (after lgdt/lldt this finds them unchanged). */
+	ring_mirror_tables(v);
 }
 
 void mmu_load_cr3(struct vcpu *v)
@@ -80,15 +83,20 @@ void mmu_load_cr3(struct vcpu *v)
 	uint32_t before[MAX_PROTECTED_PAGES];
 	unsigned nbefore = v->nprotected;
 	memcpy(before, v->protected_pages, sizeof(before));
+	/* What a CR3 load does to a TLB first, so that the tables' pages
+	 * are then found through the new address space. */
+	shadow_flush_nonglobal(&v->shadow);
 	find_table_pages(v);
 	/* Global entries survive a CR3 load, unless the descriptor-table
 	 * pages moved: one kept may then map a table page writable. */
 	if (nbefore == v->nprotected &&
 	    memcmp(before, v->protected_pages, nbefore * sizeof(*before)) == 0) {
-		shadow_flush_nonglobal(&v->shadow);
 		arch_guest_tlb_flush(v);
 	} else {
 		mmu_flush(v);
+		/* The GDTR and LDT base are linear: through the new tables they
+		 * may name other bytes, which the CPU would use from now on. */
+		ring_mirror_tables(v);
 	}
 }
 

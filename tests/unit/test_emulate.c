@@ -17,6 +17,7 @@
 #include "core/mmu.h"
 #include "core/pagewalk.h"
 #include "core/vmem.h"
+#include "core/x86_bits.h"
 #include "ringvisor/hypercall.h"
 #include "tests/unit/support/fake_vmm.h"
 
@@ -695,6 +696,39 @@ static void test_fast_iret_repeats_a_checked_return(void **state)
 	assert_int_equal(fake_regs.eip, FAKE_CODE);
 }
 
+/* Identity-map the fake's 4 MiB through page table pt of directory pd,
+ * but with linear page 'from' on physical page 'to'. */
+static void map_identity(uint32_t pd, uint32_t pt, uint32_t from, uint32_t to)
+{
+	uint32_t pde = pt | 0x27;			/* P W U A */
+	memcpy(fake_ram + pd, &pde, 4);
+	for (uint32_t i = 0; i < 1024; i++) {
+		uint32_t page = i << 12 == from ? to : i << 12;
+		uint32_t pte = page | 0x67;		/* P W U A D */
+		memcpy(fake_ram + pt + i * 4, &pte, 4);
+	}
+}
+
+/* The GDTR holds a linear address: after a CR3 load that maps its page
+ * elsewhere, the CPU reads other descriptors, and so must the mirror. */
+static void test_cr3_load_that_moves_the_gdt_mirrors_it_again(void **state)
+{
+	(void)state;
+	uint64_t other = 0x00cff2000000ffffull;		/* entry 15, DPL 3 -> 1 */
+	memcpy(fake_ram + 0x5000, fake_ram + FAKE_GDT, 0x1000);
+	memcpy(fake_ram + 0x5000 + 15 * 8, &other, 8);
+	map_identity(0x20000, 0x21000, 0, 0);
+	map_identity(0x22000, 0x23000, FAKE_GDT, 0x5000);
+	fake_vcpu.cr0 |= CR0_PG;
+	fake_vcpu.cr3 = 0x20000;
+	mmu_protect_tables(&fake_vcpu);
+	uint64_t first = fake_gdt_mirror[15];
+	assert_true(first != other);
+	fake_vcpu.cr3 = 0x22000;
+	mmu_load_cr3(&fake_vcpu);
+	assert_true(fake_gdt_mirror[15] == other);
+}
+
 static void test_iret_to_kernel_from_user_is_gp(void **state)
 {
 	(void)state;
@@ -964,6 +998,7 @@ int main(void)
 		cmocka_unit_test_setup(test_int80_from_user_switches_to_kernel_stack, setup),
 		cmocka_unit_test_setup(test_int_through_dpl0_gate_from_user_is_gp, setup),
 		cmocka_unit_test_setup(test_iret_to_user, setup),
+		cmocka_unit_test_setup(test_cr3_load_that_moves_the_gdt_mirrors_it_again, setup),
 		cmocka_unit_test_setup(test_fast_iret_repeats_a_checked_return, setup),
 		cmocka_unit_test_setup(test_iret_to_kernel_from_user_is_gp, setup),
 		cmocka_unit_test_setup(test_far_transfer_past_the_code_limit_is_gp0, setup),
