@@ -354,8 +354,8 @@ static void handle_exit(struct vcpu *v, uint8_t vector, uint32_t fault_address,
  * two (sysenter, which faults in virtual user mode because the real
  * SYSENTER_CS is 0, and the kernel's "sti; sysexit", whose sti faults at
  * IOPL 0), the kernel's iret back to user mode, and its reads of control
- * registers (CR2 in every page fault) and CR3 loads (every context
- * switch).  Each is #GP(0) on bytes that say
+ * registers (CR2 in every page fault), CR3 loads (every context
+ * switch) and invlpg through a register.  Each is #GP(0) on bytes that say
  * all there is to know, read straight through the shadow the guest ran
  * on, and each changes a fixed set of state: what the general emulation
  * (ring_sysenter, emulate_sti with ring_sysexit, ring_iret, emulate_mov_cr)
@@ -425,6 +425,19 @@ static int fast_gp(struct vcpu *v, struct trapframe *tf)
 		tf->eip += 3;
 		exitstats_add(XR_GP_CR, arch_read_tsc() - began);
 		return 1;	/* neither the ring nor the interrupt flag moved */
+	}
+	if (insn[0] == 0x0f && insn[1] == 0x01 && (insn[2] & 0xf8) == 0x38 &&
+	    (insn[2] & 7) != 4 && (insn[2] & 7) != 5 && v->vpl == VPL_KERNEL) {
+		/* invlpg (%reg): Linux's flush of one page, DS-relative */
+		uint64_t raw;
+		struct segment ds;
+		if (ring_descriptor(v, &v->data_segment, (uint16_t)tf->ds, &raw, &ds) ||
+		    !ds.present || !ds.s)
+			return 0;	/* the general path gives the fault */
+		mmu_invalidate(v, ds.base + *vcpu_reg(tf, insn[2] & 7));
+		tf->eip += 3;
+		exitstats_add(XR_GP_INVLPG, arch_read_tsc() - began);
+		return 1;
 	}
 	if (insn[0] == 0x0f && insn[1] == 0x22 && ((insn[2] >> 3) & 7) == 3 &&
 	    v->vpl == VPL_KERNEL) {

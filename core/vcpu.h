@@ -89,6 +89,7 @@ struct vcpu {
 	uint32_t user_sel[4];
 	struct checked_selector checked_code, checked_stack;
 	struct checked_selector handler_code, handler_stack;	/* core/deliver.c */
+	struct checked_selector data_segment;	/* DS of the fast invlpg (core/guest.c) */
 	/* Guest-physical pages the VMM keeps read-only in the shadows: those
 	 * holding the GDT and LDT (core/mmu.c). */
 	uint32_t protected_pages[MAX_PROTECTED_PAGES];
