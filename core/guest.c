@@ -464,6 +464,21 @@ static int fast_gp(struct vcpu *v, struct trapframe *tf)
 	return 1;
 }
 
+/*
+ * The end of a fast exit, as of every exit: what the VMM stored into a
+ * descriptor-table page on the way (the A and D bits its walks set, where
+ * a hostile guest keeps page tables in its GDT's page) is mirrored before
+ * the guest runs again (found by fuzz_fastpath).
+ */
+static struct vcpu *finish_fast_exit(struct vcpu *v)
+{
+	if (v->tables_written) {
+		v->tables_written = 0;
+		ring_mirror_tables(v);
+	}
+	return v;
+}
+
 struct vcpu *guest_exit(struct trapframe *tf)
 {
 	struct vcpu *v = &vcpu;
@@ -471,7 +486,7 @@ struct vcpu *guest_exit(struct trapframe *tf)
 
 	v->regs = tf;
 	if (vector == VEC_GP && fast_gp(v, tf))
-		return v;
+		return finish_fast_exit(v);
 	/* The shadow's own faults: the descriptor-table stores and plain
 	 * fills, without the rest of the exit when nothing else is going on
 	 * (a step, an sti shadow; nothing else is delivered: a fill changes
@@ -483,12 +498,12 @@ struct vcpu *guest_exit(struct trapframe *tf)
 		uint32_t va = arch_fault_address();
 		if (mmu_fast_table_store(v, va)) {
 			exitstats_add(XR_PF_PROTECTED, arch_read_tsc() - began);
-			return v;
+			return finish_fast_exit(v);
 		}
 		int filled = mmu_fast_fill(v, va, tf->error, &guest_error);
 		if (filled > 0) {
 			exitstats_add(XR_PF_FILL, arch_read_tsc() - began);
-			return v;
+			return finish_fast_exit(v);
 		}
 		guest_fault = filled < 0;
 	}

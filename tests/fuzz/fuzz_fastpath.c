@@ -349,6 +349,7 @@ static int pf_exit(uint32_t va, int write)
 		CHECK(!"a fast path stopped the guest");
 	fast_name = "table store";
 	if (!v->step_reasons && !v->sti_shadow && mmu_fast_table_store(v, va)) {
+		replay_finish_fast_exit(v);
 		SAY("  fast: table store\n");
 		check_taken(general_pf, va);
 		return 0;
@@ -362,6 +363,7 @@ static int pf_exit(uint32_t va, int write)
 	guest_error = 0;
 	int filled = mmu_fast_fill(v, va, tf->error, &guest_error);
 	if (filled > 0) {
+		replay_finish_fast_exit(v);
 		SAY("  fast: fill\n");
 		check_taken(general_pf, va);
 		return 0;

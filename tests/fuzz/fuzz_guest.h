@@ -189,9 +189,21 @@ static void replay_deliver_pending(struct vcpu *v)
 	}
 }
 
-/* fast_gp, less what only guest.c has (exit tracing; the sysenter, sysexit
- * and control-register paths): the kernel's iret to user mode.  1 if it
- * took the exit. */
+/* guest.c's finish_fast_exit: the tables again if the exit stored into
+ * them on the way.  Returns 1 (the exit was taken). */
+static int replay_finish_fast_exit(struct vcpu *v)
+{
+	if (v->tables_written) {
+		v->tables_written = 0;
+		ring_mirror_tables(v);
+	}
+	return 1;
+}
+
+/* fast_gp, less what only guest.c has (exit tracing; the sysenter, sysexit,
+ * control-register and invlpg paths, which the general path emulates to
+ * the same effect here): the kernel's iret to user mode.  1 if it took the
+ * exit. */
 static int replay_fast_gp(struct vcpu *v, struct trapframe *tf)
 {
 	uint8_t insn[3];
@@ -210,7 +222,7 @@ static int replay_fast_gp(struct vcpu *v, struct trapframe *tf)
 	v->pv_irq_word[1] = (uint32_t)vcpu_irq_pending(v);
 	if (v->pv_irq_on_table)		/* as in pv_irq_sync_out */
 		ring_mirror_written(v, v->pv_irq_gpa, 8);
-	return 1;
+	return replay_finish_fast_exit(v);
 }
 
 /* guest_exit's page-fault fast paths: 1 if one took the exit; else 0,
@@ -224,10 +236,10 @@ static inline int replay_fast_pf(struct vcpu *v, uint32_t va, int *guest_fault,
 	if (v->step_reasons || v->sti_shadow)
 		return 0;
 	if (mmu_fast_table_store(v, va))
-		return 1;
+		return replay_finish_fast_exit(v);
 	int filled = mmu_fast_fill(v, va, v->regs->error, guest_error);
 	if (filled > 0)
-		return 1;
+		return replay_finish_fast_exit(v);
 	*guest_fault = filled < 0;
 	return 0;
 }
