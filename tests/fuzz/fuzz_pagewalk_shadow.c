@@ -127,6 +127,10 @@ static enum walk_result ref_walk(const struct paging_mode *m, uint32_t va,
 		out->global = m->pge && (pde & G);
 		return WALK_OK;
 	}
+	/* The PDE is used as soon as the walk goes on to its page table:
+	 * its A is set even if the PTE then faults (SDM Vol. 3A §4.8). */
+	if (set_ad)
+		model_or(pde_gpa, A);
 	uint32_t pte_gpa = (pde & FRAME) + ((va >> 12) & 1023) * 4;
 	if (model_word(pte_gpa, &pte))
 		return WALK_BAD_TABLE;
@@ -138,10 +142,8 @@ static enum walk_result ref_walk(const struct paging_mode *m, uint32_t va,
 		out->error = error_code(access, 1);
 		return WALK_FAULT;
 	}
-	if (set_ad) {
-		model_or(pde_gpa, A);
+	if (set_ad)
 		model_or(pte_gpa, A | (write ? D : 0));
-	}
 	out->gpa = (pte & FRAME) | (va & 0xfff);
 	out->page_size = 4096;
 	out->writable = permits(pde, access | ACCESS_WRITE, m->wp) &&
