@@ -248,6 +248,8 @@ static unsigned nentries;
 static uint8_t has_table[2][SHADOW_GUEST_PDES];
 static uint8_t large[SHADOW_GUEST_PDES];
 static uint8_t global[2][SHADOW_GUEST_PDES];	/* a global entry was mapped */
+static uint8_t nonglobal[2][SHADOW_GUEST_PDES];	/* ... a non-global one, since the
+						   last CR3 load */
 
 static uint32_t model_lookup(unsigned which, uint32_t va)
 {
@@ -275,6 +277,26 @@ static void model_drop_slot(unsigned which, unsigned slot)
 			entries[i].value = 0;
 	has_table[which][slot] = 0;
 	global[which][slot] = 0;
+	nonglobal[which][slot] = 0;
+}
+
+/* A CR3 load keeps emptied tables for the next address space; when the
+ * allocator runs dry, shadow_map frees those (core/shadow.c). */
+static int kept_empty(unsigned which, unsigned slot)
+{
+	return has_table[which][slot] && !global[which][slot] && !nonglobal[which][slot];
+}
+
+static int reclaim_kept_tables(void)
+{
+	int freed = 0;
+	for (unsigned which = 0; which < 2; which++)
+		for (unsigned slot = 0; slot < SHADOW_GUEST_PDES; slot++)
+			if (kept_empty(which, slot)) {
+				model_drop_slot(which, slot);
+				freed++;
+			}
+	return freed;
 }
 
 static void check_lookups(uint32_t va)
@@ -296,17 +318,21 @@ static void do_map(unsigned which, uint32_t va, uint32_t host_pa, int writable,
 	int r = shadow_map(&sh, which, va, host_pa, writable, from_large, is_global);
 	if (slot >= SHADOW_GUEST_PDES) {
 		CHECK(r == -1);		/* the VMM's space is never the guest's */
-	} else if (!has_table[which][slot] && frames_before == FRAMES) {
+	} else if (!has_table[which][slot] && frames_before == FRAMES &&
+		   !reclaim_kept_tables()) {
 		CHECK(r == -1);		/* out of frames: refused, nothing changed */
 		CHECK(in_use == FRAMES);
 	} else {
 		CHECK(r == 0);
-		CHECK(in_use == frames_before + !has_table[which][slot]);
+		if (frames_before != FRAMES || has_table[which][slot])
+			CHECK(in_use == frames_before + !has_table[which][slot]);
 		has_table[which][slot] = 1;
 		if (from_large)
 			large[slot] = 1;
 		if (is_global)
 			global[which][slot] = 1;
+		else
+			nonglobal[which][slot] = 1;
 		model_set(which, va, (host_pa & FRAME) | P | U | (writable ? W : 0) |
 			  (is_global ? SHADOW_GLOBAL : 0));
 	}
@@ -339,17 +365,16 @@ static void do_flush(void)
 	memset(has_table, 0, sizeof(has_table));
 	memset(large, 0, sizeof(large));
 	memset(global, 0, sizeof(global));
+	memset(nonglobal, 0, sizeof(nonglobal));
 	CHECK(in_use == 2);		/* every page table freed */
 }
 
-/* A CR3 load: tables holding global entries stay, with those entries only. */
+/* A CR3 load: only global entries stay; the tables all stay, for reuse. */
 static void do_flush_nonglobal(void)
 {
 	shadow_flush_nonglobal(&sh);
-	for (unsigned which = 0; which < 2; which++)
-		for (unsigned slot = 0; slot < SHADOW_GUEST_PDES; slot++)
-			if (has_table[which][slot] && !global[which][slot])
-				model_drop_slot(which, slot);
+	/* Every table stays, emptied of its non-global entries. */
+	memset(nonglobal, 0, sizeof(nonglobal));
 	for (unsigned i = 0; i < nentries; i++)
 		if (!(entries[i].value & SHADOW_GLOBAL))
 			entries[i].value = 0;
@@ -420,6 +445,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(has_table, 0, sizeof(has_table));
 	memset(large, 0, sizeof(large));
 	memset(global, 0, sizeof(global));
+	memset(nonglobal, 0, sizeof(nonglobal));
 	CHECK(shadow_init(&sh, &ops) == 0);
 
 	unsigned flushes = 0;
