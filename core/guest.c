@@ -542,12 +542,22 @@ struct vcpu *guest_exit(struct trapframe *tf)
 		handle_exit(v, vector, fault_address, guest_fault, guest_error);
 	}
 
+	/*
+	 * hlt: wait for an interrupt, unless one already waits here.  With
+	 * the paravirtual interrupt flag the CPU takes interrupts while the
+	 * guest's flag is clear, so one can come between Linux's idle check
+	 * and its "sti; hlt".  The PIC has acknowledged it and, until the
+	 * guest's EOI, holds back every request of its priority or lower:
+	 * waiting first would sleep for good (hlt wakes at once on hardware).
+	 */
 	uint64_t idle = 0;
 	while (v->halted) {
+		deliver_pending(v);
+		if (!v->halted)
+			break;
 		uint64_t waiting = arch_read_tsc();
 		arch_wait_for_interrupt(v->pending_irqs);
 		idle += arch_read_tsc() - waiting;
-		deliver_pending(v);
 	}
 	if (v->sti_shadow && v->regs->eip != v->sti_shadow_eip)
 		v->sti_shadow = 0;	/* the instruction was emulated */

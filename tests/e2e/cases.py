@@ -150,8 +150,10 @@ CASES = [
     Boot("guest-hypercalls", ["run", "--kernel", "build/guests/hypercalls.elf"], 0, [
         r"^PASS: probe finds the vmm",
         r"^hypercall console: hello$",
+        # Broken, this one hangs in hlt: the short timeout says so sooner.
+        r"^PASS: pv irq: sti; hlt takes the waiting interrupt$",
         r"^SUMMARY: \d+ tests, 0 failures",
-    ], reject=[r"^FAIL:"]),
+    ], reject=[r"^FAIL:"], timeout=20),
     Boot("guest-hypercall-shutdown", ["run", "--kernel", "build/guests/hypercalls.elf",
                                       "--kernel-args", "shutdown"], 0, [
         r"^shutting down through the hypercall$",

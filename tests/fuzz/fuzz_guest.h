@@ -291,6 +291,8 @@ static void replay_exit_body(struct vcpu *v, uint8_t vector, uint32_t va,
  * wait for an interrupt there: the fuzzers end the run). */
 static int replay_exit_tail(struct vcpu *v)
 {
+	if (v->halted)
+		replay_deliver_pending(v);	/* hlt takes one already waiting */
 	if (v->sti_shadow && v->regs->eip != v->sti_shadow_eip)
 		v->sti_shadow = 0;
 	int halted = v->halted;
