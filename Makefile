@@ -38,7 +38,7 @@ VMM_LDFLAGS := -m32 -nostdlib -static -no-pie -Wl,--build-id=none \
 # The pure-C sources also compile for the host, where the unit tests run.
 PURE_SRCS := lib/format.c core/palloc.c core/options.c core/guest_mem.c \
 	core/segments.c core/vmem.c core/decode.c core/pagewalk.c core/shadow.c \
-	core/canary.c \
+	core/canary.c core/workingset.c \
 	loader/multiboot.c loader/elf.c loader/elfload.c loader/mbguest.c loader/linux.c
 # The rest of the core calls into the arch (core/arch.h), so it is built for
 # the VMM only (host tests of it supply their own arch functions).

@@ -17,6 +17,7 @@
 void mmu_flush(struct vcpu *v)
 {
 	v->store_page_va = 0;
+	v->shadow_cr3 = v->cr3;		/* whatever fills the shadow from now on */
 	shadow_flush(&v->shadow);
 	arch_guest_tlb_flush(v);
 }
@@ -76,6 +77,43 @@ void mmu_protect_tables(struct vcpu *v)
 	ring_mirror_tables(v);
 }
 
+/*
+ * Map again, straight away, the pages the address space now loaded had in
+ * the shadow when the guest last left it (core/workingset.h): each one the
+ * guest's tables map now with its accessed flags set, as a fill would map
+ * it (writable only if already dirty) but without setting any flag.  The
+ * page directory entry is read once per 4 MiB (the list comes in the order
+ * of the shadow's slots).
+ */
+static void map_working_set(struct vcpu *v)
+{
+	unsigned count;
+	const uint32_t *pages = workingset_take(&v->workingset, v->cr3, &count);
+	struct paging_mode mode = vmem_paging_mode(v);
+	uint32_t pde_slot = ~0u, pde = 0;
+	for (unsigned i = 0; i < count; i++) {
+		uint32_t va = pages[i] & ~(PAGE - 1);
+		unsigned which = pages[i] & 1;
+		if (va >> 22 != pde_slot) {
+			pde_slot = va >> 22;
+			const uint32_t *entry = gmem_word(&v->mem, (mode.cr3 & ~(PAGE - 1)) + pde_slot * 4);
+			pde = entry ? *entry : 0;
+		}
+		if (!(pde & 1))		/* not present: no table to read */
+			continue;
+		const uint32_t *entry = gmem_word(&v->mem, (pde & ~(PAGE - 1)) + ((va >> 12) & 1023) * 4);
+		uint32_t frame;
+		int writable;
+		if (!entry || !walk_mapped_without_fault(&mode, pde, *entry,
+							 which == SHADOW_USER ? ACCESS_USER : 0,
+							 &frame, &writable) ||
+		    !gmem_contains(&v->mem, frame, PAGE) || vcpu_table_page(v, frame))
+			continue;
+		if (shadow_map(&v->shadow, which, va, v->mem.host_base + frame, writable, 0, 0))
+			break;		/* out of tables: faults will do */
+	}
+}
+
 void mmu_load_cr3(struct vcpu *v)
 {
 	if (!v->store_page_global)	/* a TLB entry: global ones stay */
@@ -84,8 +122,13 @@ void mmu_load_cr3(struct vcpu *v)
 	unsigned nbefore = v->nprotected;
 	memcpy(before, v->protected_pages, sizeof(before));
 	/* What a CR3 load does to a TLB first, so that the tables' pages
-	 * are then found through the new address space. */
-	shadow_flush_nonglobal(&v->shadow);
+	 * are then found through the new address space; the pages dropped
+	 * are remembered for the next return to the space left. */
+	struct workingset_space *left = workingset_record(&v->workingset, v->shadow_cr3);
+	struct shadow_dropped dropped = { left->page, WORKINGSET_PAGES, 0 };
+	shadow_flush_nonglobal(&v->shadow, &dropped);
+	left->count = dropped.count;
+	v->shadow_cr3 = v->cr3;
 	find_table_pages(v);
 	/* Global entries survive a CR3 load, unless the descriptor-table
 	 * pages moved: one kept may then map a table page writable. */
@@ -98,6 +141,7 @@ void mmu_load_cr3(struct vcpu *v)
 		 * may name other bytes, which the CPU would use from now on. */
 		ring_mirror_tables(v);
 	}
+	map_working_set(v);
 }
 
 void mmu_protected_write_done(struct vcpu *v, uint32_t va)

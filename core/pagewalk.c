@@ -85,6 +85,7 @@ enum walk_result guest_walk(const struct guest_mem *gm, const struct paging_mode
 		out->writable = allowed(pde, access | ACCESS_WRITE, mode->wp);
 		out->user = (pde & PTE_U) != 0;
 		out->global = mode->pge && (pde & PTE_G);
+		out->accessed = (pde & PTE_A) != 0;
 		return WALK_OK;
 	}
 
@@ -118,5 +119,21 @@ enum walk_result guest_walk(const struct guest_mem *gm, const struct paging_mode
 	out->writable = allowed(combined, access | ACCESS_WRITE, mode->wp);
 	out->user = (combined & PTE_U) != 0;
 	out->global = mode->pge && (pte & PTE_G);
+	out->accessed = (pde & pte & PTE_A) != 0;
 	return WALK_OK;
+}
+
+int walk_mapped_without_fault(const struct paging_mode *mode, uint32_t pde, uint32_t pte,
+			      unsigned access, uint32_t *frame, int *writable)
+{
+	const uint32_t needed = PTE_P | PTE_A;
+	if ((pde & needed) != needed || (pte & needed) != needed ||
+	    ((pde & PTE_PS) && mode->pse) || (mode->pge && (pte & PTE_G)))
+		return 0;
+	uint32_t combined = pde & pte;
+	if (!allowed(combined, access, mode->wp))
+		return 0;
+	*frame = pte & FRAME;
+	*writable = (pte & PTE_D) && allowed(combined, access | ACCESS_WRITE, mode->wp);
+	return 1;
 }

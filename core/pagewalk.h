@@ -36,6 +36,7 @@ struct walk {
 	int user;		/* U/S=1 at both levels */
 	int dirty;		/* the final entry's D, after the walk */
 	int global;		/* the final entry's G, with CR4.PGE set */
+	int accessed;		/* A was already set in every entry used */
 	uint32_t error;		/* WALK_FAULT: the #PF error code */
 	/* The entries whose A or D the walk set (guest-physical), OK or not:
 	 * the caller must mirror them if they lie in a descriptor table. */
@@ -56,5 +57,18 @@ enum walk_result {
  */
 enum walk_result guest_walk(const struct guest_mem *gm, const struct paging_mode *mode,
 			    uint32_t va, unsigned access, int set_ad, struct walk *out);
+
+/*
+ * The same question, cheaply, for mapping a page again without a fault
+ * (core/workingset.h): given the PDE and PTE the guest's tables hold for a
+ * 4 KiB page now, whether the CPU could hold a translation for this access
+ * without writing to them — present, allowed, accessed at both levels, and
+ * not global (left to a fault, as are 4 MiB pages: returns 0).  If so,
+ * *frame is the page's guest-physical frame and *writable says whether a
+ * write may go through too (allowed and already dirty).  The caller reads
+ * the PDE once for many pages.
+ */
+int walk_mapped_without_fault(const struct paging_mode *mode, uint32_t pde, uint32_t pte,
+			      unsigned access, uint32_t *frame, int *writable);
 
 #endif

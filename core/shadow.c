@@ -3,6 +3,7 @@
 #define PTE_P  0x001u
 #define PTE_W  0x002u
 #define PTE_U  0x004u
+#define PTE_A  0x020u	/* set by the CPU when it uses the entry */
 #define FRAME  0xfffff000u
 /* An available bit of the shadow PTE (the CPU ignores it): the guest's
  * entry was global. */
@@ -34,6 +35,7 @@ int shadow_init(struct shadow *s, const struct shadow_ops *ops)
 			s->nonglobal[0][i] = s->nonglobal[1][i] = 0;
 	s->nonglobal_words[0] = s->nonglobal_words[1] = 0;
 	s->any_large = 0;
+	s->nfilled = 0;
 	for (unsigned which = 0; which < 2; which++) {
 		s->pd[which] = ops->alloc_table();
 		if (!s->pd[which])
@@ -76,11 +78,14 @@ int shadow_map(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
 	unsigned i = (va >> 12) & 1023;
 	pt[i] = (host_pa & FRAME) | PTE_P | PTE_U |
 		(writable ? PTE_W : 0) | (global ? PTE_SHADOW_GLOBAL : 0);
-	if (!global) {		/* the range a CR3 load must clear */
+	if (!global) {		/* what a CR3 load must clear */
 		if (i < s->first[which][slot])
 			s->first[which][slot] = (uint16_t)i;
 		if (i > s->last[which][slot])
 			s->last[which][slot] = (uint16_t)i;
+		if (s->nfilled < SHADOW_FILLED_MAX)
+			s->filled[s->nfilled] = (va & ~0xfffu) | which;
+		s->nfilled++;
 	}
 	return 0;
 }
@@ -141,6 +146,15 @@ void shadow_flush(struct shadow *s)
 			drop_table(s, which, slot);
 	for (unsigned i = 0; i < BITMAP_WORDS; i++)
 		s->large[i] = 0;		/* drop_table cleared the rest */
+	s->nfilled = 0;
+}
+
+/* The table at slot holds no non-global entry any more. */
+static void forget_range(struct shadow *s, unsigned which, unsigned slot)
+{
+	s->first[which][slot] = 1023;
+	s->last[which][slot] = 0;
+	mark_slot(s->nonglobal[which], slot, 0);
 }
 
 /*
@@ -149,28 +163,57 @@ void shadow_flush(struct shadow *s)
  * next address space will likely fill the same slot.  A table with no
  * global entry is clean afterwards.
  */
-static void empty_nonglobal(struct shadow *s, unsigned which, unsigned slot)
+static void empty_nonglobal(struct shadow *s, unsigned which, unsigned slot,
+			    struct shadow_dropped *dropped)
 {
 	uint32_t pde = directory(s, which)[slot];
 	uint32_t *pt = s->ops->table(pde & FRAME);
 	unsigned first = s->first[which][slot], last = s->last[which][slot];
-	if (!slot_marked(s->global[which], slot)) {
-		for (unsigned i = first; i <= last; i++)
-			pt[i] = 0;
-	} else {
-		/* Global entries may lie among them (the kernel's direct map
-		 * around a kmap): those stay. */
-		for (unsigned i = first; i <= last; i++)
-			if (!(pt[i] & PTE_SHADOW_GLOBAL))
-				pt[i] = 0;
+	/* Global entries may lie among them (the kernel's direct map around
+	 * a kmap): those stay. */
+	uint32_t keep = slot_marked(s->global[which], slot) ? PTE_SHADOW_GLOBAL : 0;
+	for (unsigned i = first; i <= last; i++) {
+		if (!pt[i] || (pt[i] & keep))
+			continue;
+		uint32_t used = pt[i] & PTE_A;
+		pt[i] = 0;
+		if (used && dropped && dropped->count < dropped->max)
+			dropped->page[dropped->count++] = (slot << 22) | (i << 12) | which;
 	}
-	s->first[which][slot] = 1023;
-	s->last[which][slot] = 0;
-	mark_slot(s->nonglobal[which], slot, 0);
+	forget_range(s, which, slot);
 }
 
-void shadow_flush_nonglobal(struct shadow *s)
+/*
+ * Clear the entries listed in filled[], which are all the non-global ones
+ * (or were: invlpg may have cleared one since, or a later fill made it
+ * global, and a page filled twice is listed twice).
+ */
+static void empty_listed(struct shadow *s, struct shadow_dropped *dropped)
 {
+	for (unsigned n = 0; n < s->nfilled; n++) {
+		uint32_t page = s->filled[n];
+		unsigned which = page & 1, slot = page >> 22;
+		uint32_t pde = directory(s, which)[slot];
+		if (!(pde & PTE_P))
+			continue;	/* dropped whole by invlpg (4 MiB) */
+		uint32_t *pte = &s->ops->table(pde & FRAME)[(page >> 12) & 1023];
+		if (!*pte || (*pte & PTE_SHADOW_GLOBAL))
+			continue;
+		if ((*pte & PTE_A) && dropped && dropped->count < dropped->max)
+			dropped->page[dropped->count++] = page;
+		*pte = 0;
+	}
+}
+
+void shadow_flush_nonglobal(struct shadow *s, struct shadow_dropped *dropped)
+{
+	if (dropped)
+		dropped->count = 0;
+	int listed = s->nfilled <= SHADOW_FILLED_MAX;
+	uint32_t visited = s->nonglobal_words[0] | s->nonglobal_words[1];
+	if (listed)
+		empty_listed(s, dropped);
+	s->nfilled = 0;
 	for (unsigned which = 0; which < 2; which++) {
 		/* Only the bitmap words that may hold a slot (a summary). */
 		uint32_t words = s->nonglobal_words[which];
@@ -182,14 +225,21 @@ void shadow_flush_nonglobal(struct shadow *s)
 			while (used) {
 				unsigned slot = w * 32 + (unsigned)__builtin_ctz(used);
 				used &= used - 1;
-				empty_nonglobal(s, which, slot);
+				if (listed)
+					forget_range(s, which, slot);
+				else
+					empty_nonglobal(s, which, slot, dropped);
 			}
 		}
 	}
-	/* A slot stays "large" only while the pieces it holds survive. */
+	/* A slot stays "large" only while the pieces it holds survive: in
+	 * the slots just emptied, only the global ones. */
 	if (s->any_large)
-		for (unsigned i = 0; i < BITMAP_WORDS; i++)
-			s->large[i] &= s->global[0][i] | s->global[1][i];
+		while (visited) {
+			unsigned w = (unsigned)__builtin_ctz(visited);
+			visited &= visited - 1;
+			s->large[w] &= s->global[0][w] | s->global[1][w];
+		}
 }
 
 uint32_t shadow_lookup(const struct shadow *s, unsigned which, uint32_t va)

@@ -36,6 +36,8 @@ enum { SHADOW_KERNEL, SHADOW_USER };
 /* The first page-directory slot that belongs to the VMM (0xFC000000). */
 #define SHADOW_GUEST_PDES 1008
 
+#define SHADOW_FILLED_MAX 256
+
 struct shadow_ops {
 	uint32_t (*alloc_table)(void);		/* a zeroed frame; 0 if none */
 	void (*free_table)(uint32_t frame);
@@ -72,6 +74,13 @@ struct shadow {
 	 * instead of freeing them and zeroing whole new ones: processes
 	 * switch on every pipe round trip. */
 	uint16_t first[2][SHADOW_GUEST_PDES], last[2][SHADOW_GUEST_PDES];
+	/* And the non-global entries filled since the last CR3 load, as
+	 * va | which, while they fit: a CR3 load then visits just those
+	 * (a few dozen) instead of the ranges, which span unused entries
+	 * (code at one end of a table, data at the other).  nfilled counts
+	 * on past SHADOW_FILLED_MAX: the ranges are scanned then. */
+	uint32_t filled[SHADOW_FILLED_MAX];
+	unsigned nfilled;
 };
 
 /* Allocate the two page directories.  -1 if out of memory. */
@@ -94,14 +103,22 @@ int shadow_invalidate(struct shadow *s, uint32_t va);
 /* Drop every guest translation from both tables (CR3 write, mode change). */
 void shadow_flush(struct shadow *s);
 
-/* The entry the CPU would use for va in table which (0 if none). */
+/* The pages shadow_flush_nonglobal dropped, as va | which (SHADOW_*): at
+ * most max of them are listed in page[], count says how many. */
+struct shadow_dropped {
+	uint32_t *page;
+	unsigned max, count;
+};
+
 /*
  * What a CR3 load does to a TLB (SDM Vol. 3A §4.10.4.1): drop every entry
  * but the global ones, which the guest promises are the same in every
- * address space and drops itself with invlpg or a CR4.PGE toggle.
+ * address space and drops itself with invlpg or a CR4.PGE toggle.  The
+ * pages dropped are listed in *dropped unless it is NULL.
  */
-void shadow_flush_nonglobal(struct shadow *s);
+void shadow_flush_nonglobal(struct shadow *s, struct shadow_dropped *dropped);
 
+/* The entry the CPU would use for va in table which (0 if none). */
 uint32_t shadow_lookup(const struct shadow *s, unsigned which, uint32_t va);
 
 #endif

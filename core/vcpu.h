@@ -10,6 +10,7 @@
 #include "core/guest_mem.h"
 #include "core/segments.h"
 #include "core/shadow.h"
+#include "core/workingset.h"
 
 /*
  * The guest's registers while the VMM runs, laid out as the trap stubs save
@@ -116,6 +117,10 @@ struct vcpu {
 
 	struct guest_mem mem;
 	struct shadow shadow;
+	/* The address space (CR3) whose pages the shadow holds, and the
+	 * pages recent ones held when the guest left them (core/mmu.c). */
+	uint32_t shadow_cr3;
+	struct workingset workingset;
 
 	/* The last failed access to guest linear memory (core/vmem.c). */
 	int fault_is_pf;	/* a page fault (else: outside guest RAM, paging off) */

@@ -372,7 +372,7 @@ static void do_flush(void)
 /* A CR3 load: only global entries stay; the tables all stay, for reuse. */
 static void do_flush_nonglobal(void)
 {
-	shadow_flush_nonglobal(&sh);
+	shadow_flush_nonglobal(&sh, NULL);
 	/* Every table stays, emptied of its non-global entries. */
 	memset(nonglobal, 0, sizeof(nonglobal));
 	for (unsigned i = 0; i < nentries; i++)

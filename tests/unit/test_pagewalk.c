@@ -220,6 +220,60 @@ static void test_table_outside_ram(void **state)
 	assert_int_equal(guest_walk(&gm, &far, 0, 0, 1, &w), WALK_BAD_TABLE);
 }
 
+/*
+ * walk_mapped_without_fault against the walk itself, over every
+ * combination of the flags that matter and each access and paging mode:
+ * yes only where a walk that writes nothing succeeds with both accessed
+ * flags already set (4 KiB, not global), with the walk's frame, and
+ * writable exactly where the walk says writable and dirty.
+ */
+static void test_mapped_without_fault_agrees_with_the_walk(void **state)
+{
+	(void)state;
+	const uint32_t flags[] = { P, W, U, A, D, PS, 0x100 /* G */ };
+	unsigned checked = 0, mapped = 0;
+	for (unsigned m = 0; m < 8; m++) {
+		struct paging_mode md = { .cr3 = PD, .pse = m & 1, .wp = (m >> 1) & 1,
+					  .pge = (m >> 2) & 1 };
+		for (unsigned pdebits = 0; pdebits < 128; pdebits++) {
+			for (unsigned ptebits = 0; ptebits < 128; ptebits++) {
+				uint32_t pde = PT, pte = 0x300000;
+				for (unsigned f = 0; f < 7; f++) {
+					if (pdebits & (1u << f))
+						pde |= flags[f];
+					if (ptebits & (1u << f))
+						pte |= flags[f];
+				}
+				set_pde(0x400000, pde);
+				set_pte(0x401000, pte);
+				for (unsigned access = 0; access < 4; access++) {
+					uint32_t frame = 0;
+					int writable = -1;
+					int says = walk_mapped_without_fault(&md, pde, pte, access,
+									     &frame, &writable);
+					struct walk w;
+					enum walk_result r = guest_walk(&gm, &md, 0x401000, access, 0, &w);
+					int expected = r == WALK_OK && w.accessed && w.page_size == 4096 &&
+						       !w.global;
+					if (says != expected)
+						fail_msg("pde %08x pte %08x access %u mode %u: says %d, "
+							 "the walk %d", pde, pte, access, m, says, expected);
+					if (says && (frame != w.gpa ||
+						     writable != (w.writable && w.dirty)))
+						fail_msg("pde %08x pte %08x access %u mode %u: frame %08x "
+							 "writable %d, the walk %08x %d", pde, pte, access,
+							 m, frame, writable, w.gpa, w.writable && w.dirty);
+					/* The walk wrote nothing. */
+					assert_int_equal(pte_of(0x401000), pte);
+					checked++;
+					mapped += says;
+				}
+			}
+		}
+	}
+	assert_true(checked > 0 && mapped > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -234,6 +288,7 @@ int main(void)
 		cmocka_unit_test_setup(test_walk_names_the_entries_it_set, setup),
 		cmocka_unit_test_setup(test_large_pages, setup),
 		cmocka_unit_test_setup(test_table_outside_ram, setup),
+		cmocka_unit_test_setup(test_mapped_without_fault_agrees_with_the_walk, setup),
 	};
 	return cmocka_run_group_tests_name("pagewalk", tests, NULL, NULL);
 }

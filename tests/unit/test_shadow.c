@@ -139,7 +139,7 @@ static void test_cr3_load_keeps_only_global_entries(void **state)
 	shadow_map(&s, SHADOW_KERNEL, 0x08048000, 0x5003000, 1, 0, 0);	/* a user page */
 	shadow_map(&s, SHADOW_USER, 0x08048000, 0x5003000, 1, 0, 0);
 	shadow_map(&s, SHADOW_KERNEL, 0xc0800000, 0x5400000, 1, 1, 1);	/* a global 4 MiB piece */
-	shadow_flush_nonglobal(&s);
+	shadow_flush_nonglobal(&s, NULL);
 	assert_int_not_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xc0001000), 0);
 	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xc0002000), 0);
 	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0x08048000), 0);
@@ -157,15 +157,79 @@ static void test_cr3_load_keeps_only_global_entries(void **state)
 	assert_int_equal(in_use, before);
 	/* And a later CR3 load does not think the slot still global. */
 	shadow_map(&s, SHADOW_KERNEL, 0xc0003000, 0x5001000, 1, 0, 0);
-	shadow_flush_nonglobal(&s);
+	shadow_flush_nonglobal(&s, NULL);
 	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xc0003000), 0);
 	assert_int_equal(in_use, before + 1);
 	/* Filled again without a new table, and emptied again. */
 	shadow_map(&s, SHADOW_KERNEL, 0xc03ff000, 0x5001000, 1, 0, 0);
 	assert_int_equal(in_use, before + 1);
 	assert_int_not_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xc03ff000), 0);
-	shadow_flush_nonglobal(&s);
+	shadow_flush_nonglobal(&s, NULL);
 	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xc03ff000), 0);
+}
+
+/* The CPU's accessed flag in a shadow entry: what the flush lists. */
+static void touch(unsigned which, uint32_t va)
+{
+	uint32_t pde = table(s.pd[which])[va >> 22];
+	table(pde & 0xfffff000u)[(va >> 12) & 1023] |= 0x20;
+}
+
+static int listed(const uint32_t *pages, unsigned n, uint32_t page)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (pages[i] == page)
+			return 1;
+	return 0;
+}
+
+/* A CR3 load lists the non-global entries it drops that the CPU used
+ * (accessed), once each: what the working set maps again later. */
+static void check_cr3_load_lists_used_entries(unsigned extra_fills)
+{
+	shadow_map(&s, SHADOW_USER, 0x08048000, 0x5003000, 0, 0, 0);
+	shadow_map(&s, SHADOW_USER, 0x08048000, 0x5003000, 1, 0, 0);	/* filled twice */
+	shadow_map(&s, SHADOW_KERNEL, 0x08048000, 0x5003000, 1, 0, 0);
+	shadow_map(&s, SHADOW_USER, 0xbffff000, 0x5004000, 1, 0, 0);
+	shadow_map(&s, SHADOW_USER, 0x0804a000, 0x5005000, 1, 0, 0);	/* never used */
+	shadow_map(&s, SHADOW_KERNEL, 0xc0001000, 0x5001000, 1, 0, 1);	/* global */
+	shadow_map(&s, SHADOW_USER, 0x0804b000, 0x5006000, 1, 0, 0);
+	shadow_invalidate(&s, 0x0804b000);				/* invlpg'd */
+	for (unsigned i = 0; i < extra_fills; i++)	/* past the list: the ranges */
+		shadow_map(&s, SHADOW_USER, 0x10000000 + i * 4096, 0x5000000, 1, 0, 0);
+	touch(SHADOW_USER, 0x08048000);
+	touch(SHADOW_KERNEL, 0x08048000);
+	touch(SHADOW_USER, 0xbffff000);
+	touch(SHADOW_KERNEL, 0xc0001000);
+	uint32_t pages[8];
+	struct shadow_dropped dropped = { pages, 8, 99 };
+	shadow_flush_nonglobal(&s, &dropped);
+	assert_int_equal(dropped.count, 3);
+	assert_true(listed(pages, 3, 0x08048000 | SHADOW_USER));
+	assert_true(listed(pages, 3, 0x08048000 | SHADOW_KERNEL));
+	assert_true(listed(pages, 3, 0xbffff000 | SHADOW_USER));
+	assert_int_equal(shadow_lookup(&s, SHADOW_USER, 0x08048000), 0);
+	assert_int_equal(shadow_lookup(&s, SHADOW_USER, 0x0804a000), 0);
+	assert_int_equal(shadow_lookup(&s, SHADOW_USER, 0x10000000), 0);
+	assert_int_not_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xc0001000), 0);
+	/* The next load lists only what was filled since. */
+	shadow_map(&s, SHADOW_USER, 0x08048000, 0x5003000, 1, 0, 0);
+	touch(SHADOW_USER, 0x08048000);
+	shadow_flush_nonglobal(&s, &dropped);
+	assert_int_equal(dropped.count, 1);
+	assert_int_equal(pages[0], 0x08048000 | SHADOW_USER);
+}
+
+static void test_cr3_load_lists_used_entries(void **state)
+{
+	(void)state;
+	check_cr3_load_lists_used_entries(0);
+}
+
+static void test_cr3_load_lists_used_entries_past_the_list(void **state)
+{
+	(void)state;
+	check_cr3_load_lists_used_entries(SHADOW_FILLED_MAX);
 }
 
 /* Tables kept empty give way when the allocator runs dry. */
@@ -177,7 +241,7 @@ static void test_kept_tables_are_reclaimed(void **state)
 		if (shadow_map(&s, SHADOW_KERNEL, va, 0x5000000, 1, 0, 0))
 			break;
 	uint32_t reached = va;
-	shadow_flush_nonglobal(&s);		/* all kept, all empty */
+	shadow_flush_nonglobal(&s, NULL);		/* all kept, all empty */
 	assert_int_equal(shadow_map(&s, SHADOW_USER, 0x1000, 0x5000000, 1, 0, 0), 0);
 	assert_int_not_equal(shadow_lookup(&s, SHADOW_USER, 0x1000), 0);
 	for (va = 0; va < reached; va += 0x400000)
@@ -204,6 +268,8 @@ int main(void)
 		cmocka_unit_test_setup(test_invalidate_drops_both, setup),
 		cmocka_unit_test_setup(test_invalidate_large_drops_every_piece, setup),
 		cmocka_unit_test_setup(test_cr3_load_keeps_only_global_entries, setup),
+		cmocka_unit_test_setup(test_cr3_load_lists_used_entries, setup),
+		cmocka_unit_test_setup(test_cr3_load_lists_used_entries_past_the_list, setup),
 		cmocka_unit_test_setup(test_flush_frees_every_table, setup),
 		cmocka_unit_test_setup(test_out_of_tables, setup),
 		cmocka_unit_test_setup(test_kept_tables_are_reclaimed, setup),

@@ -1,0 +1,48 @@
+#include "core/workingset.h"
+
+/* Whether a is the better list to reuse than b: an empty one, else the
+ * one recorded longest ago. */
+static int better_victim(const struct workingset_space *a, const struct workingset_space *b)
+{
+	if ((a->count == 0) != (b->count == 0))
+		return a->count == 0;
+	return a->last_used < b->last_used;
+}
+
+struct workingset_space *workingset_record(struct workingset *ws, uint32_t cr3)
+{
+	struct workingset_space *victim = &ws->space[0];
+	for (unsigned i = 0; i < WORKINGSET_SPACES; i++) {
+		struct workingset_space *sp = &ws->space[i];
+		if (sp->count > 0 && sp->cr3 == cr3) {
+			victim = sp;
+			break;
+		}
+		if (better_victim(sp, victim))
+			victim = sp;
+	}
+	victim->cr3 = cr3;
+	victim->count = 0;
+	victim->last_used = ++ws->clock;
+	return victim;
+}
+
+const uint32_t *workingset_take(struct workingset *ws, uint32_t cr3, unsigned *count)
+{
+	for (unsigned i = 0; i < WORKINGSET_SPACES; i++) {
+		struct workingset_space *sp = &ws->space[i];
+		if (sp->count > 0 && sp->cr3 == cr3) {
+			*count = sp->count;
+			sp->count = 0;
+			return sp->page;
+		}
+	}
+	*count = 0;
+	return 0;
+}
+
+void workingset_clear(struct workingset *ws)
+{
+	for (unsigned i = 0; i < WORKINGSET_SPACES; i++)
+		ws->space[i].count = 0;
+}

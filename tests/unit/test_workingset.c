@@ -1,0 +1,108 @@
+/*
+ * The working sets of recent address spaces (core/workingset.c): a list per
+ * CR3, taken once, the least recently recorded one reused.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/workingset.h"
+
+static struct workingset ws;
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&ws, 0, sizeof(ws));
+	return 0;
+}
+
+static void record(uint32_t cr3, unsigned pages)
+{
+	struct workingset_space *sp = workingset_record(&ws, cr3);
+	for (unsigned i = 0; i < pages; i++)
+		sp->page[i] = cr3 + i * 4096;
+	sp->count = pages;
+}
+
+static void test_take_gives_the_space_its_pages_once(void **state)
+{
+	(void)state;
+	unsigned count;
+	record(0x1000, 3);
+	record(0x2000, 5);
+	const uint32_t *pages = workingset_take(&ws, 0x1000, &count);
+	assert_non_null(pages);
+	assert_int_equal(count, 3);
+	assert_int_equal(pages[2], 0x1000 + 2 * 4096);
+	assert_null(workingset_take(&ws, 0x1000, &count));	/* taken */
+	assert_int_equal(count, 0);
+	assert_null(workingset_take(&ws, 0x3000, &count));	/* never recorded */
+	pages = workingset_take(&ws, 0x2000, &count);
+	assert_int_equal(count, 5);
+}
+
+static void test_recording_again_replaces(void **state)
+{
+	(void)state;
+	unsigned count;
+	record(0x1000, 3);
+	record(0x1000, 1);
+	workingset_take(&ws, 0x1000, &count);
+	assert_int_equal(count, 1);
+	assert_null(workingset_take(&ws, 0x1000, &count));
+}
+
+static void test_least_recently_recorded_goes(void **state)
+{
+	(void)state;
+	unsigned count;
+	for (uint32_t i = 1; i <= WORKINGSET_SPACES; i++)
+		record(i << 12, 1);
+	record(1 << 12, 2);			/* the oldest, recorded again */
+	record(0x100000, 1);			/* evicts the now oldest: 2 */
+	assert_null(workingset_take(&ws, 2 << 12, &count));
+	assert_non_null(workingset_take(&ws, 1 << 12, &count));
+	assert_int_equal(count, 2);
+	for (uint32_t i = 3; i <= WORKINGSET_SPACES; i++)
+		assert_non_null(workingset_take(&ws, i << 12, &count));
+	assert_non_null(workingset_take(&ws, 0x100000, &count));
+}
+
+static void test_empty_lists_are_reused_first(void **state)
+{
+	(void)state;
+	unsigned count;
+	for (uint32_t i = 1; i <= WORKINGSET_SPACES; i++)
+		record(i << 12, 1);
+	workingset_take(&ws, 5 << 12, &count);	/* its list is free now */
+	record(0x100000, 1);
+	for (uint32_t i = 1; i <= WORKINGSET_SPACES; i++)
+		if (i != 5)
+			assert_non_null(workingset_take(&ws, i << 12, &count));
+	assert_non_null(workingset_take(&ws, 0x100000, &count));
+}
+
+static void test_clear_forgets_all(void **state)
+{
+	(void)state;
+	unsigned count;
+	record(0x1000, 3);
+	workingset_clear(&ws);
+	assert_null(workingset_take(&ws, 0x1000, &count));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_take_gives_the_space_its_pages_once, setup),
+		cmocka_unit_test_setup(test_recording_again_replaces, setup),
+		cmocka_unit_test_setup(test_least_recently_recorded_goes, setup),
+		cmocka_unit_test_setup(test_empty_lists_are_reused_first, setup),
+		cmocka_unit_test_setup(test_clear_forgets_all, setup),
+	};
+	return cmocka_run_group_tests_name("workingset", tests, NULL, NULL);
+}
