@@ -158,7 +158,7 @@ test: deps all unit-bins fuzz-bins linux
 	python3 tests/run.py
 
 # Benchmarks against native (never part of test): build/bench/.
-bench: deps all linux
+bench: deps all linux profiler
 	python3 bench/run.py
 
 clean:
