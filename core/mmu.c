@@ -185,9 +185,10 @@ static void remember_store_page(struct vcpu *v, uint32_t va, uint32_t gpa, int g
 }
 
 /* The address a "mov %reg, mem" (89 /r) or "mov %eax, moffs32" (a3)
- * stores to, without a prefix or SIB byte, and its length; -1 if the
- * bytes are something else.  *stack says the default segment is SS. */
-static int simple_store(struct trapframe *tf, const uint8_t b[6], uint32_t *offset,
+ * stores to, without a prefix, and its length; -1 if the bytes are
+ * something else.  *stack says the default segment is SS (SDM Vol. 2
+ * §2.1.5: a base of ESP or EBP). */
+static int simple_store(struct trapframe *tf, const uint8_t b[7], uint32_t *offset,
 			uint32_t *value, unsigned *len, int *stack)
 {
 	*stack = 0;
@@ -198,36 +199,42 @@ static int simple_store(struct trapframe *tf, const uint8_t b[6], uint32_t *offs
 		return 0;
 	}
 	unsigned mod = b[1] >> 6, reg = (b[1] >> 3) & 7, rm = b[1] & 7;
-	if (b[0] != 0x89 || mod == 3 || rm == 4)
+	if (b[0] != 0x89 || mod == 3)
 		return -1;
 	*value = *vcpu_reg(tf, reg);
-	if (mod == 0 && rm == 5) {
-		memcpy(offset, b + 2, 4);
-		*len = 6;
-		return 0;
+	unsigned at = 2;		/* where the displacement starts */
+	unsigned base = rm;
+	*offset = 0;
+	if (rm == 4) {			/* a SIB byte: base + index << scale */
+		unsigned scale = b[2] >> 6, index = (b[2] >> 3) & 7;
+		base = b[2] & 7;
+		at = 3;
+		if (index != 4)
+			*offset = *vcpu_reg(tf, index) << scale;
 	}
-	*offset = *vcpu_reg(tf, rm);
-	*stack = rm == 5;			/* EBP-based: SS */
-	if (mod == 1) {
-		*offset += (uint32_t)(int32_t)(int8_t)b[2];
-		*len = 3;
-	} else if (mod == 2) {
-		uint32_t disp;
-		memcpy(&disp, b + 2, 4);
-		*offset += disp;
-		*len = 6;
+	uint32_t disp = 0;
+	if (mod == 0 && base == 5) {	/* no base: a 32-bit displacement */
+		memcpy(&disp, b + at, 4);
+		*len = at + 4;
 	} else {
-		*len = 2;
+		*offset += *vcpu_reg(tf, base);
+		*stack = base == 4 || base == 5;
+		if (mod == 1)
+			disp = (uint32_t)(int32_t)(int8_t)b[at];
+		else if (mod == 2)
+			memcpy(&disp, b + at, 4);
+		*len = at + (mod == 1 ? 1 : mod == 2 ? 4 : 0);
 	}
+	*offset += disp;
 	return 0;
 }
 
 /*
  * A store by the virtual kernel into the GDT page it stored into last:
- * Linux's load_TLS writes three descriptors as six stores on every context
- * switch, each a write fault.  Done here at the top of the exit, without a
- * walk (the translation is remembered) or the decoder, when the store is
- * one of the two plain forms the kernel uses.  The store's linear address
+ * Linux's load_TLS writes a changed TLS descriptor as two stores, each a
+ * write fault.  Done here at the top of the exit, without a walk (the
+ * translation is remembered) or the decoder, when the store is a plain
+ * mov, the form the kernel uses.  The store's linear address
  * must be exactly the faulting one: for a DS-relative store that also
  * proves the segment's base 0, which it is assumed to be.  Returns 1 if
  * done, 0 to take the general path.
@@ -235,7 +242,7 @@ static int simple_store(struct trapframe *tf, const uint8_t b[6], uint32_t *offs
 int mmu_fast_table_store(struct vcpu *v, uint32_t va)
 {
 	struct trapframe *tf = v->regs;
-	uint8_t b[6];
+	uint8_t b[7];
 	uint32_t offset, value;
 	unsigned len;
 	int stack;

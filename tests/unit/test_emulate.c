@@ -343,6 +343,46 @@ static void test_fast_table_store_repeats_an_emulated_store(void **state)
 }
 
 /*
+ * Linux's load_TLS, comparing before it stores (the guest patch), stores
+ * through a SIB byte with no base: mov %eax, disp32(,%ecx,8).  The fast
+ * path takes that form too, and a based SIB one, and stops exactly after
+ * the instruction.
+ */
+static void test_fast_table_store_with_a_sib_byte(void **state)
+{
+	(void)state;
+	identity_paging();
+	mmu_protect_tables(&fake_vcpu);
+	/* mov %eax, disp32(,%ecx,8); mov %edx, disp32+4(,%ecx,8);
+	 * mov %eax, 0(%ebx,%ecx,8) [mod 1, disp8 0] */
+	uint32_t disp = FAKE_GDT + 6 * 8 - 2 * 8;
+	uint32_t disp_hi = disp + 4;
+	CODE(0x89, 0x04, 0xcd, disp & 0xff, (disp >> 8) & 0xff, (disp >> 16) & 0xff, disp >> 24,
+	     0x89, 0x14, 0xcd, disp_hi & 0xff, (disp_hi >> 8) & 0xff, (disp_hi >> 16) & 0xff,
+	     disp_hi >> 24,
+	     0x89, 0x44, 0xcb, 0x00);
+	mmu_page_fault(&fake_vcpu, FAKE_CODE, PF_USER);	/* the fetch's fill */
+	fake_regs.ecx = 2;
+	fake_regs.eax = 0x0000ffff;
+	fake_regs.edx = 0x00cff300;
+	assert_int_equal(store_fault(FAKE_GDT + 6 * 8), 0);	/* the general way */
+	assert_int_equal(fake_vcpu.store_page_va, FAKE_GDT);
+	assert_int_equal(fake_regs.eip, FAKE_CODE + 7);
+	assert_int_equal(store_fault(FAKE_GDT + 6 * 8 + 4), 1);
+	assert_int_equal(fake_regs.eip, FAKE_CODE + 14);
+	assert_true(fake_gdt_mirror[6] == 0x00cff3000000ffffull);
+	/* Based: EBX + ECX * 8, entry 7's low word. */
+	fake_regs.ebx = FAKE_GDT + 7 * 8 - 2 * 8;
+	fake_regs.eax = 0x0000ffff;
+	assert_int_equal(store_fault(FAKE_GDT + 7 * 8), 1);
+	assert_int_equal(fake_regs.eip, FAKE_CODE + 18);
+	/* The computed address must be the faulting one, or it is not taken. */
+	fake_regs.eip = FAKE_CODE + 14;
+	fake_regs.ebx += 8;
+	assert_int_equal(mmu_fast_table_store(&fake_vcpu, FAKE_GDT + 7 * 8), 0);
+}
+
+/*
  * Found by fuzz_fastpath (corpus regress-table-store-gdt-alias): a GDT
  * whose first 32 entries span two pages, the second mapped by the guest
  * onto the first one's frame.  A store into that frame is then also a
@@ -986,6 +1026,7 @@ int main(void)
 		cmocka_unit_test_setup(test_descriptor_table_store_is_emulated_and_mirrored, setup),
 		cmocka_unit_test_setup(test_emulated_store_to_a_table_page_is_noted, setup),
 		cmocka_unit_test_setup(test_fast_table_store_repeats_an_emulated_store, setup),
+		cmocka_unit_test_setup(test_fast_table_store_with_a_sib_byte, setup),
 		cmocka_unit_test_setup(test_fast_table_store_not_on_a_gdt_mapped_twice, setup),
 		cmocka_unit_test_setup(test_fast_table_store_below_the_gdt_base, setup),
 		cmocka_unit_test_setup(test_out_to_exit_port_shuts_down, setup),
