@@ -3,12 +3,14 @@
 #include "core/console.h"
 #include "core/deliver.h"
 
-struct reason_stats {
-	uint64_t count;
-	uint64_t ticks;		/* TSC ticks in the VMM */
-};
+struct exitstats_reason exitstats_since_boot[XR_COUNT];
+static struct exitstats_reason at_mark[XR_COUNT];
 
-static struct reason_stats since_boot[XR_COUNT], at_mark[XR_COUNT];
+/* Pages working sets mapped again; of those dropped since, the used ones. */
+struct working_set_stats {
+	uint64_t mapped, dropped, used;
+};
+static struct working_set_stats ws_since_boot, ws_at_mark;
 static enum exit_reason current;
 static uint64_t began;
 
@@ -60,16 +62,16 @@ void exitstats_refine(enum exit_reason reason)
 
 void exitstats_end(uint64_t now, uint64_t idle)
 {
-	since_boot[current].count++;
-	since_boot[current].ticks += now - began - idle;
+	exitstats_since_boot[current].count++;
+	exitstats_since_boot[current].ticks += now - began - idle;
 }
 
 void exitstats_print(const char *label)
 {
 	uint64_t count = 0, ticks = 0;
 	for (unsigned r = 0; r < XR_COUNT; r++) {
-		count += since_boot[r].count - at_mark[r].count;
-		ticks += since_boot[r].ticks - at_mark[r].ticks;
+		count += exitstats_since_boot[r].count - at_mark[r].count;
+		ticks += exitstats_since_boot[r].ticks - at_mark[r].ticks;
 	}
 	if (label)
 		kprintf("profile %s: %llu exits, %llu ticks in the VMM\n", label,
@@ -78,20 +80,40 @@ void exitstats_print(const char *label)
 		kprintf("exits: %llu, %llu ticks in the VMM\n",
 			(unsigned long long)count, (unsigned long long)ticks);
 	for (unsigned r = 0; r < XR_COUNT; r++) {
-		uint64_t n = since_boot[r].count - at_mark[r].count;
-		uint64_t t = since_boot[r].ticks - at_mark[r].ticks;
+		uint64_t n = exitstats_since_boot[r].count - at_mark[r].count;
+		uint64_t t = exitstats_since_boot[r].ticks - at_mark[r].ticks;
 		if (n)
 			kprintf("  %-28s %10llu  %12llu ticks  %6llu/exit\n",
 				names[r], (unsigned long long)n,
 				(unsigned long long)t, (unsigned long long)(t / n));
 	}
-	if (label)
+	uint64_t mapped = ws_since_boot.mapped - ws_at_mark.mapped;
+	uint64_t dropped = ws_since_boot.dropped - ws_at_mark.dropped;
+	uint64_t used = ws_since_boot.used - ws_at_mark.used;
+	if (mapped)
+		kprintf("  working sets: %llu pages mapped again at CR3 loads; "
+			"%llu of %llu dropped since were used\n", (unsigned long long)mapped,
+			(unsigned long long)used, (unsigned long long)dropped);
+	if (label) {
 		for (unsigned r = 0; r < XR_COUNT; r++)
-			at_mark[r] = since_boot[r];
+			at_mark[r] = exitstats_since_boot[r];
+		ws_at_mark = ws_since_boot;
+	}
+}
+
+void exitstats_working_set_mapped(unsigned pages)
+{
+	ws_since_boot.mapped += pages;
+}
+
+void exitstats_working_set_used(unsigned dropped, unsigned used)
+{
+	ws_since_boot.dropped += dropped;
+	ws_since_boot.used += used;
 }
 
 void exitstats_add(enum exit_reason reason, uint64_t ticks)
 {
-	since_boot[reason].count++;
-	since_boot[reason].ticks += ticks;
+	exitstats_since_boot[reason].count++;
+	exitstats_since_boot[reason].ticks += ticks;
 }

@@ -38,6 +38,14 @@ enum exit_reason {
 	XR_COUNT
 };
 
+/* The counts since boot, by reason.  An arch's assembly fast path may
+ * count its exits here itself (arch/ia32/fastcall.S). */
+struct exitstats_reason {
+	uint64_t count;
+	uint64_t ticks;		/* TSC ticks in the VMM */
+};
+extern struct exitstats_reason exitstats_since_boot[XR_COUNT];
+
 /* A new exit begins, for the reason its vector gives; at TSC now. */
 void exitstats_begin(uint8_t vector, uint64_t now);
 /* The handler found out more: count this exit under reason instead. */
@@ -48,6 +56,11 @@ void exitstats_end(uint64_t now, uint64_t idle);
 /* A whole exit of the given reason, ticks long, counted at once (the
  * fast paths, which know their reason from the start). */
 void exitstats_add(enum exit_reason reason, uint64_t ticks);
+
+/* Working sets (core/workingset.h): pages mapped again at a CR3 load;
+ * and at the next, how many such were dropped and how many had been used. */
+void exitstats_working_set_mapped(unsigned pages);
+void exitstats_working_set_used(unsigned dropped, unsigned used);
 
 const char *exit_reason_name(enum exit_reason reason);
 

@@ -85,9 +85,9 @@ void mmu_protect_tables(struct vcpu *v)
  * page directory entry is read once per 4 MiB (the list comes in the order
  * of the shadow's slots).
  */
-static void map_working_set(struct vcpu *v)
+static unsigned map_working_set(struct vcpu *v)
 {
-	unsigned count;
+	unsigned count, mapped = 0;
 	const uint32_t *pages = workingset_take(&v->workingset, v->cr3, &count);
 	struct paging_mode mode = vmem_paging_mode(v);
 	uint32_t pde_slot = ~0u, pde = 0;
@@ -109,9 +109,11 @@ static void map_working_set(struct vcpu *v)
 							 &frame, &writable) ||
 		    !gmem_contains(&v->mem, frame, PAGE) || vcpu_table_page(v, frame))
 			continue;
-		if (shadow_map(&v->shadow, which, va, v->mem.host_base + frame, writable, 0, 0))
+		if (shadow_map_again(&v->shadow, which, va, v->mem.host_base + frame, writable))
 			break;		/* out of tables: faults will do */
+		mapped++;
 	}
+	return mapped;
 }
 
 void mmu_load_cr3(struct vcpu *v)
@@ -125,9 +127,10 @@ void mmu_load_cr3(struct vcpu *v)
 	 * are then found through the new address space; the pages dropped
 	 * are remembered for the next return to the space left. */
 	struct workingset_space *left = workingset_record(&v->workingset, v->shadow_cr3);
-	struct shadow_dropped dropped = { left->page, WORKINGSET_PAGES, 0 };
+	struct shadow_dropped dropped = { .page = left->page, .max = WORKINGSET_PAGES };
 	shadow_flush_nonglobal(&v->shadow, &dropped);
 	left->count = dropped.count;
+	exitstats_working_set_used(dropped.again, dropped.again_used);
 	v->shadow_cr3 = v->cr3;
 	find_table_pages(v);
 	/* Global entries survive a CR3 load, unless the descriptor-table
@@ -141,7 +144,7 @@ void mmu_load_cr3(struct vcpu *v)
 		 * may name other bytes, which the CPU would use from now on. */
 		ring_mirror_tables(v);
 	}
-	map_working_set(v);
+	exitstats_working_set_mapped(map_working_set(v));
 }
 
 void mmu_protected_write_done(struct vcpu *v, uint32_t va)

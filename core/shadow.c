@@ -8,6 +8,8 @@
 /* An available bit of the shadow PTE (the CPU ignores it): the guest's
  * entry was global. */
 #define PTE_SHADOW_GLOBAL 0x200u
+/* Another: shadow_map_again made it, ahead of use. */
+#define PTE_SHADOW_AGAIN 0x400u
 
 static int slot_marked(const uint32_t *bits, unsigned slot)
 {
@@ -47,8 +49,23 @@ int shadow_init(struct shadow *s, const struct shadow_ops *ops)
 
 static void free_empty_tables(struct shadow *s);
 
+static int map_entry(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
+		     int writable, int from_large, int global, uint32_t extra);
+
 int shadow_map(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
 	       int writable, int from_large, int global)
+{
+	return map_entry(s, which, va, host_pa, writable, from_large, global, 0);
+}
+
+int shadow_map_again(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
+		     int writable)
+{
+	return map_entry(s, which, va, host_pa, writable, 0, 0, PTE_SHADOW_AGAIN);
+}
+
+static int map_entry(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
+		     int writable, int from_large, int global, uint32_t extra)
 {
 	unsigned slot = va >> 22;
 	if (slot >= SHADOW_GUEST_PDES)
@@ -77,7 +94,7 @@ int shadow_map(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
 	uint32_t *pt = s->ops->table(pd[slot] & FRAME);
 	unsigned i = (va >> 12) & 1023;
 	pt[i] = (host_pa & FRAME) | PTE_P | PTE_U |
-		(writable ? PTE_W : 0) | (global ? PTE_SHADOW_GLOBAL : 0);
+		(writable ? PTE_W : 0) | (global ? PTE_SHADOW_GLOBAL : 0) | extra;
 	if (!global) {		/* what a CR3 load must clear */
 		if (i < s->first[which][slot])
 			s->first[which][slot] = (uint16_t)i;
@@ -149,6 +166,18 @@ void shadow_flush(struct shadow *s)
 	s->nfilled = 0;
 }
 
+/* A CR3 load drops entry, for page (va | which): list it if the CPU used
+ * it (the accessed flag it sets in the shadow entry). */
+static void note_dropped(struct shadow_dropped *dropped, uint32_t entry, uint32_t page)
+{
+	if (entry & PTE_SHADOW_AGAIN) {
+		dropped->again++;
+		dropped->again_used += (entry & PTE_A) != 0;
+	}
+	if ((entry & PTE_A) && dropped->count < dropped->max)
+		dropped->page[dropped->count++] = page;
+}
+
 /* The table at slot holds no non-global entry any more. */
 static void forget_range(struct shadow *s, unsigned which, unsigned slot)
 {
@@ -175,10 +204,9 @@ static void empty_nonglobal(struct shadow *s, unsigned which, unsigned slot,
 	for (unsigned i = first; i <= last; i++) {
 		if (!pt[i] || (pt[i] & keep))
 			continue;
-		uint32_t used = pt[i] & PTE_A;
+		if (dropped)
+			note_dropped(dropped, pt[i], (slot << 22) | (i << 12) | which);
 		pt[i] = 0;
-		if (used && dropped && dropped->count < dropped->max)
-			dropped->page[dropped->count++] = (slot << 22) | (i << 12) | which;
 	}
 	forget_range(s, which, slot);
 }
@@ -199,8 +227,8 @@ static void empty_listed(struct shadow *s, struct shadow_dropped *dropped)
 		uint32_t *pte = &s->ops->table(pde & FRAME)[(page >> 12) & 1023];
 		if (!*pte || (*pte & PTE_SHADOW_GLOBAL))
 			continue;
-		if ((*pte & PTE_A) && dropped && dropped->count < dropped->max)
-			dropped->page[dropped->count++] = page;
+		if (dropped)
+			note_dropped(dropped, *pte, page);
 		*pte = 0;
 	}
 }
@@ -208,7 +236,7 @@ static void empty_listed(struct shadow *s, struct shadow_dropped *dropped)
 void shadow_flush_nonglobal(struct shadow *s, struct shadow_dropped *dropped)
 {
 	if (dropped)
-		dropped->count = 0;
+		dropped->count = dropped->again = dropped->again_used = 0;
 	int listed = s->nfilled <= SHADOW_FILLED_MAX;
 	uint32_t visited = s->nonglobal_words[0] | s->nonglobal_words[1];
 	if (listed)

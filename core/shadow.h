@@ -95,6 +95,12 @@ int shadow_init(struct shadow *s, const struct shadow_ops *ops);
 int shadow_map(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
 	       int writable, int from_large, int global);
 
+/* shadow_map for a non-global 4 KiB page mapped again ahead of use (a
+ * working set, core/workingset.h): the entry is marked so that the next
+ * CR3 load can tell whether it was used. */
+int shadow_map_again(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
+		     int writable);
+
 /* Drop the translation of va from both tables (invlpg).  Returns 1 when
  * that took a whole 4 MiB page's pieces (the caller must then forget more
  * than va's own cached translation), else 0. */
@@ -108,6 +114,9 @@ void shadow_flush(struct shadow *s);
 struct shadow_dropped {
 	uint32_t *page;
 	unsigned max, count;
+	/* Of the entries dropped, how many shadow_map_again made, and how
+	 * many of those the CPU used. */
+	unsigned again, again_used;
 };
 
 /*

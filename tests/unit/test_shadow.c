@@ -202,7 +202,7 @@ static void check_cr3_load_lists_used_entries(unsigned extra_fills)
 	touch(SHADOW_USER, 0xbffff000);
 	touch(SHADOW_KERNEL, 0xc0001000);
 	uint32_t pages[8];
-	struct shadow_dropped dropped = { pages, 8, 99 };
+	struct shadow_dropped dropped = { .page = pages, .max = 8, .count = 99 };
 	shadow_flush_nonglobal(&s, &dropped);
 	assert_int_equal(dropped.count, 3);
 	assert_true(listed(pages, 3, 0x08048000 | SHADOW_USER));
