@@ -49,7 +49,7 @@ VMM_SRCS := $(PURE_SRCS) lib/string.c \
 	dev/uart16550.c dev/i8259.c \
 	arch/ia32/boot.S arch/ia32/vectors.S arch/ia32/guestcopy.S arch/ia32/cpu.c arch/ia32/paging.c \
 	arch/ia32/trap.c arch/ia32/panic.c arch/ia32/arch.c arch/ia32/guest.c \
-	arch/ia32/espfix.c
+	arch/ia32/espfix.c arch/ia32/fastcall.S arch/ia32/fastcall.c
 VMM_OBJS := $(patsubst %,$(B)/vmm/%.o,$(VMM_SRCS))
 
 all: $(B)/ringvisor.elf guests

@@ -64,6 +64,11 @@ int arch_guest_set_stack(struct vcpu *v, uint64_t raw);
  * (FLAT_CODE_DPL0, FLAT_DATA_DPL0), as sysenter and sysexit load them. */
 void arch_guest_set_flat_segments(struct vcpu *v);
 
+/* Every exit's first call: the arch's own short path for system calls (if
+ * it has one) may have moved the guest between rings since the last exit;
+ * it tells v now (guest_system_calls_bypassed, core/guest.h). */
+void arch_guest_catch_up(struct vcpu *v);
+
 /* The guest's CR0 changed: give the real CR0 its FPU bits (MP, EM, TS,
  * NE), so the guest's FPU instructions fault exactly as they should. */
 void arch_guest_set_cr0(struct vcpu *v);

@@ -365,39 +365,78 @@ static void handle_exit(struct vcpu *v, uint8_t vector, uint32_t fault_address,
  * be delivered as IF comes on, tables to mirror again, selectors not
  * already known valid.
  */
-static int fast_system_call(struct vcpu *v, struct trapframe *tf, const uint8_t insn[3])
+/* What a system call's two instructions do (SDM Vol. 2, SYSENTER and
+ * SYSEXIT): which one is which, whether it applies now (1) or needs the
+ * general way (0, nothing changed). */
+enum system_call { SC_NONE, SC_SYSENTER, SC_STI_SYSEXIT };
+
+static enum system_call system_call_in(const struct vcpu *v, uint32_t insn)
+{
+	if (v->vpl == VPL_USER && (insn & 0xffff) == 0x340f)
+		return SC_SYSENTER;
+	if (v->vpl == VPL_KERNEL && (insn & 0xffffff) == 0x350ffb &&
+	    !v->tables_unprotected && !vcpu_irq_pending(v) && ring_user_selectors_known(v))
+		return SC_STI_SYSEXIT;
+	return SC_NONE;
+}
+
+/* The vCPU's state either changes, both loading flat CS and SS of base 0. */
+static void system_call_vcpu_state(struct vcpu *v, enum system_call call)
 {
 	uint16_t base = v->sysenter_cs & 0xfffc;
-
-	if (base == 0)
-		return 0;
-	if (v->vpl == VPL_USER && insn[0] == 0x0f && insn[1] == 0x34) {
-		/* sysenter (SDM Vol. 2, SYSENTER) */
+	if (call == SC_SYSENTER) {
 		v->vif = 0;
 		v->vpl = VPL_KERNEL;
 		v->cs = base;
 		v->ss = base + 8;
-		tf->eip = v->sysenter_eip;
-		tf->esp = v->sysenter_esp;
-		tf->eflags &= ~(EFLAGS_VM | EFLAGS_RF);
-	} else if (v->vpl == VPL_KERNEL && insn[0] == 0xfb && insn[1] == 0x0f &&
-		   insn[2] == 0x35 && !v->tables_unprotected && !vcpu_irq_pending(v) &&
-		   ring_user_selectors_known(v)) {
-		/* sti; sysexit (SDM Vol. 2, SYSEXIT) */
+	} else {
 		v->vif = 1;
 		v->vpl = VPL_USER;
 		v->cs = (base + 16) | 3;
 		v->ss = (base + 24) | 3;
+	}
+	v->cs_base = v->ss_base = 0;
+}
+
+/* ... and the registers. */
+static void system_call_registers(struct vcpu *v, struct trapframe *tf, enum system_call call)
+{
+	if (call == SC_SYSENTER) {
+		tf->eip = v->sysenter_eip;
+		tf->esp = v->sysenter_esp;
+		tf->eflags &= ~(EFLAGS_VM | EFLAGS_RF);
+	} else {
 		tf->eip = tf->edx;
 		tf->esp = tf->ecx;
-	} else {
-		return 0;
 	}
-	/* Both are flat, base 0, as SYSENTER and SYSEXIT load them. */
-	v->cs_base = v->ss_base = 0;
+}
+
+static int fast_system_call(struct vcpu *v, struct trapframe *tf, const uint8_t insn[3])
+{
+	enum system_call call = (v->sysenter_cs & 0xfffc) == 0 ? SC_NONE :
+		system_call_in(v, insn[0] | insn[1] << 8 | (uint32_t)insn[2] << 16);
+	if (call == SC_NONE)
+		return 0;
+	system_call_registers(v, tf, call);
+	system_call_vcpu_state(v, call);
 	arch_guest_set_flat_segments(v);
 	arch_guest_switch_ring(v);
+	v->system_call_done = 1;
 	return 1;
+}
+
+int guest_system_calls_may_bypass(const struct vcpu *v)
+{
+	return (v->sysenter_cs & 0xfffc) != 0 && v->pv_irq_word && !v->pv_irq_on_table &&
+	       !v->step_reasons && !v->sti_shadow && !trace_exits && !v->halted &&
+	       !v->tables_unprotected && !vcpu_irq_pending(v) &&
+	       v->cs_base == 0 && v->ss_base == 0;
+}
+
+void guest_system_calls_bypassed(struct vcpu *v, int in_kernel)
+{
+	if ((v->vpl == VPL_KERNEL) != in_kernel)
+		system_call_vcpu_state(v, in_kernel ? SC_SYSENTER : SC_STI_SYSEXIT);
 }
 
 static int fast_gp(struct vcpu *v, struct trapframe *tf)
@@ -484,6 +523,7 @@ struct vcpu *guest_exit(struct trapframe *tf)
 	struct vcpu *v = &vcpu;
 	uint8_t vector = (uint8_t)tf->vector;
 
+	arch_guest_catch_up(v);
 	v->regs = tf;
 	if (vector == VEC_GP && fast_gp(v, tf))
 		return finish_fast_exit(v);

@@ -117,6 +117,9 @@ struct vcpu {
 
 	struct guest_mem mem;
 	struct shadow shadow;
+	/* The exit was a system call the general way (core/guest.c): the
+	 * arch may arm its own short path for the next ones. */
+	int system_call_done;
 	/* The address space (CR3) whose pages the shadow holds, and the
 	 * pages recent ones held when the guest left them (core/mmu.c). */
 	uint32_t shadow_cr3;

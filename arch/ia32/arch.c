@@ -2,6 +2,7 @@
 #include "core/arch.h"
 
 #include "arch/ia32/cpu.h"
+#include "arch/ia32/fastcall.h"
 #include "arch/ia32/memlayout.h"
 #include "arch/ia32/paging.h"
 #include "arch/ia32/x86.h"
@@ -14,6 +15,7 @@ void arch_early_init(void)
 	uart_init(COM1_BASE);
 	console_set_output(uart_write);
 	cpu_init();
+	fastcall_init();
 }
 
 void arch_paging_init(void)

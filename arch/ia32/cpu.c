@@ -158,6 +158,14 @@ void cpu_open_ports(uint16_t first, uint16_t count)
 		tss_area.io_bitmap[port / 8] &= (uint8_t)~(1u << (port % 8));
 }
 
+uint16_t *cpu_io_bitmap_field(uint16_t *on, uint16_t *off)
+{
+	*on = IO_BITMAP_OFFSET;
+	*off = IO_BITMAP_NONE;
+	/* The field is aligned (offset 102 of a 128-byte-aligned TSS). */
+	return (uint16_t *)(void *)((uint8_t *)&tss_area + __builtin_offsetof(struct tss32, iomap_base));
+}
+
 void cpu_enable_io_bitmap(int enable)
 {
 	tss.iomap_base = enable ? IO_BITMAP_OFFSET : IO_BITMAP_NONE;
@@ -196,6 +204,12 @@ void cpu_load_gdt_view(unsigned view)
 	 * segment loads read the new table (SDM Vol. 3A §3.4.3). */
 	struct desc_ptr ptr = { sizeof(gdt_views[0]) - 1, (uint32_t)gdt_views[view & 1] };
 	__asm__ volatile("lgdt %0" : : "m"(ptr) : "memory");
+}
+
+void cpu_gdt_view_pointer(unsigned view, uint16_t *limit, uint32_t *base)
+{
+	*limit = sizeof(gdt_views[0]) - 1;
+	*base = (uint32_t)gdt_views[view & 1];
 }
 
 uint32_t cpu_stack_top(void)

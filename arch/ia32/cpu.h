@@ -24,6 +24,10 @@ void cpu_open_ports(uint16_t first, uint16_t count);
 /* Enable the bitmap (virtual kernel) or close every port (virtual user). */
 void cpu_enable_io_bitmap(int enable);
 
+/* For fastcall.S: the TSS's I/O map base field, with its values for the
+ * bitmap on and off; and each GDT view as lgdt loads it. */
+uint16_t *cpu_io_bitmap_field(uint16_t *on, uint16_t *off);
+
 /* The real GDT has a view per virtual ring (see cpu.c). */
 enum { GDT_VIEW_KERNEL, GDT_VIEW_USER };
 
@@ -34,6 +38,7 @@ uint64_t cpu_gdt_view_entry(unsigned view, unsigned index);
 
 /* Make view the CPU's GDT. */
 void cpu_load_gdt_view(unsigned view);
+void cpu_gdt_view_pointer(unsigned view, uint16_t *limit, uint32_t *base);
 
 /* Where a trap from ring 3 starts the VMM stack (TSS.ESP0). */
 uint32_t cpu_stack_top(void);

@@ -436,6 +436,31 @@ void arch_prepare_resume(struct vcpu *v)
 	resume_checked[view].generation = mirror_generation;
 }
 
+int arch_flat_aliases_loaded(void)
+{
+	return code_memo.loaded != 0 && code_memo.loaded_raw == FLAT_CODE_DPL0 &&
+	       stack_memo.loaded != 0 && stack_memo.loaded_raw == FLAT_DATA_DPL0;
+}
+
+int arch_resume_checked_selectors(unsigned view, uint32_t sel[4])
+{
+	if (view >= 2 || resume_checked[view].generation != mirror_generation)
+		return 0;
+	for (unsigned i = 0; i < 4; i++)
+		sel[i] = resume_checked[view].sel[i];
+	return 1;
+}
+
+int arch_selector_same_in_views(uint32_t sel)
+{
+	unsigned index = (sel & 0xffff) >> 3;
+	if (sel & 4)
+		return index < LDT_ENTRIES &&
+		       guest_ldt[GDT_VIEW_KERNEL][index] == guest_ldt[GDT_VIEW_USER][index];
+	return index < GDT_ENTRIES &&
+	       cpu_gdt_view_entry(GDT_VIEW_KERNEL, index) == cpu_gdt_view_entry(GDT_VIEW_USER, index);
+}
+
 uint32_t arch_guest_mirror_generation(void)
 {
 	return mirror_generation;

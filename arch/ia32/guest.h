@@ -9,4 +9,12 @@
  * return to the guest (trap.c calls it after every guest exit). */
 void arch_prepare_resume(struct vcpu *v);
 
+/* For fastcall.c.  Whether the guest's code and stack aliases are the flat
+ * ones sysenter and sysexit load.  The data selectors arch_prepare_resume
+ * last found usable in GDT view (cpu.h), if no mirror changed since (1),
+ * or 0.  Whether selector names the same descriptor in both views. */
+int arch_flat_aliases_loaded(void);
+int arch_resume_checked_selectors(unsigned view, uint32_t sel[4]);
+int arch_selector_same_in_views(uint32_t sel);
+
 #endif

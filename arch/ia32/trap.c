@@ -6,6 +6,7 @@
 
 #include "arch/ia32/cpu.h"
 #include "arch/ia32/espfix.h"
+#include "arch/ia32/fastcall.h"
 #include "arch/ia32/panic.h"
 #include "arch/ia32/x86.h"
 #include "arch/ia32/guest.h"
@@ -29,6 +30,7 @@ static void snapshot_control_registers(struct cpu_snapshot *s)
 static uint32_t *waiting_pending;
 extern char trap_return[], trap_return_end[];
 extern char guest_copy_insn[], guest_copy_failed[];
+extern char fastcall_read_insn[], fastcall_read_failed[];
 
 void arch_wait_for_interrupt(uint32_t pending[8])
 {
@@ -43,7 +45,14 @@ void trap(struct trapframe *tf)
 	/* From ring 3, outside virtual-8086 mode: the guest exited (the
 	 * common case, first).  Handle it, then return to it. */
 	if ((tf->cs & 3) == 3 && !(tf->eflags & EFLAGS_VM)) {
-		arch_prepare_resume(guest_exit(tf));
+		struct vcpu *v = guest_exit(tf);	/* fastcall_sync first */
+		arch_prepare_resume(v);
+		/* After a system call the general way, the next ones may
+		 * take the short one (fastcall.h), until the next exit. */
+		if (v->system_call_done) {
+			v->system_call_done = 0;
+			fastcall_arm(v);
+		}
 		return;
 	}
 
@@ -61,6 +70,12 @@ void trap(struct trapframe *tf)
 	if ((tf->cs & 3) == 0 && tf->vector == VEC_PF &&
 	    tf->eip == (uint32_t)guest_copy_insn) {
 		tf->eip = (uint32_t)guest_copy_failed;
+		return;
+	}
+	/* The system-call fast path's look at the instruction: declined. */
+	if ((tf->cs & 3) == 0 && tf->vector == VEC_PF &&
+	    tf->eip == (uint32_t)fastcall_read_insn) {
+		tf->eip = (uint32_t)fastcall_read_failed;
 		return;
 	}
 	if ((tf->cs & 3) == 0 && waiting_pending && tf->vector >= 32) {

@@ -16,15 +16,20 @@ vector_stubs:
 	.set vec, 0
 	.rept 256
 	.align 16
+	.if vec == 13
+	jmp gp_entry		/* #GP: the system calls first (fastcall.S) */
+	.else
 	.if !HAS_ERROR_CODE(vec)
 	pushl $0
 	.endif
 	pushl $vec
 	jmp trap_common
+	.endif
 	.set vec, vec + 1
 	.endr
 
 /* Save the rest of the guest-or-VMM state and call trap(tf). */
+	.globl trap_common
 trap_common:
 	pushl %ds
 	pushl %es

@@ -8,6 +8,7 @@
  * (0x60 + 16), SS 0x7b (0x60 + 24).
  */
 #include "guests/lib/guest.h"
+#include "ringvisor/hypercall.h"
 
 void sysenter_entry(void);
 uint32_t sysenter_call(uint32_t request);
@@ -24,9 +25,21 @@ static uint32_t kernel_int3_at;
 /* The kernel's system call: twice the request.  It also checks that it
  * runs in ring 0: a privileged instruction works, and an exception's frame
  * shows the kernel's CS. */
+#define PLAIN 0x80000000u	/* a request the kernel just answers */
+
+/* Under ringvisor, the paravirtual interrupt flag (test_many_round_trips). */
+static struct rv_pv_irq pv __attribute__((aligned(16)));
+static int kernel_if_clear = 1;
+
 uint32_t sysenter_call(uint32_t request)
 {
 	calls++;
+	/* IF as the kernel sees it: the CPU's, or with the paravirtual flag
+	 * registered, the flag word (the real IF then stays set). */
+	if (pv.active ? pv.vif != 0 : (sysenter_seen_eflags & EFLAGS_IF) != 0)
+		kernel_if_clear = 0;
+	if (request & PLAIN)
+		return request * 2;
 	ex_clear();
 	__asm__ volatile(ASM_TRY("1f") "movl %%cr2, %%eax\n1:" : : : "eax", "memory");
 	kernel_faults = ex_last.count;
@@ -102,6 +115,63 @@ static uint32_t user_sysexit(uint32_t arg)
 	return 0;
 }
 
+/*
+ * Round trips as Linux makes them, a thousand, with nothing else between
+ * them.  Under ringvisor the paravirtual interrupt flag is registered
+ * first (natively there is no such call): the VMM then takes sysenter and
+ * "sti; sysexit" by its short path (arch/ia32/fastcall.S), and each trip
+ * must still do exactly what the first did: the answer, ESP back, the
+ * registers the convention keeps and every data segment register as it
+ * was, IF clear in the kernel and set again in user mode.
+ */
+static uint32_t round_trips(uint32_t count)
+{
+	uint32_t good = 0;
+	for (uint32_t i = 0; i < count; i++) {
+		uint32_t result, esp0, esp1, ebx = 0x1234 + i;
+		uint16_t seg0[4], seg1[4];
+		__asm__ volatile("movw %%ds, %0; movw %%es, %1; movw %%fs, %2; movw %%gs, %3"
+				 : "=m"(seg0[0]), "=m"(seg0[1]), "=m"(seg0[2]), "=m"(seg0[3]));
+		__asm__ volatile("movl %%esp, %%ecx\n\t"
+				 "movl %%ecx, %%esi\n\t"
+				 "movl $1f, %%edx\n\t"
+				 "sysenter\n"
+				 "1: movl %%esp, %%edi"
+				 : "=a"(result), "=&S"(esp0), "=&D"(esp1), "+b"(ebx)
+				 : "a"(PLAIN | i) : "ecx", "edx", "memory", "cc");
+		__asm__ volatile("movw %%ds, %0; movw %%es, %1; movw %%fs, %2; movw %%gs, %3"
+				 : "=m"(seg1[0]), "=m"(seg1[1]), "=m"(seg1[2]), "=m"(seg1[3]));
+		good += result == (uint32_t)(i * 2) && esp0 == esp1 && ebx == 0x1234 + i &&
+			(read_eflags() & EFLAGS_IF) &&
+			memcmp(seg0, seg1, sizeof(seg0)) == 0;
+	}
+	return good;
+}
+
+static void no_vmm(struct ex_regs *regs)
+{
+	regs->eax = (uint32_t)RV_ENOSYS;
+}
+
+static void test_many_round_trips(void)
+{
+	handle_exception(RV_HYPERCALL_VECTOR, no_vmm);
+	uint32_t probe;
+	__asm__ volatile("int %1" : "=a"(probe) : "i"(RV_HYPERCALL_VECTOR), "a"(RV_HC_PROBE)
+			 : "memory");
+	if (probe == RV_PROBE_MAGIC) {
+		uint32_t ret;
+		__asm__ volatile("int %1" : "=a"(ret)
+				 : "i"(RV_HYPERCALL_VECTOR), "a"(RV_HC_PV_IRQ), "b"((uint32_t)&pv)
+				 : "memory");
+	}
+	calls = 0;
+	kernel_if_clear = 1;
+	report_eq(run_in_user(round_trips, 1000), 1000, "1000 round trips, each exact");
+	report_eq(calls, 1000, "1000 kernel entries");
+	report(kernel_if_clear, "if clear at every kernel entry");
+}
+
 int main(uint32_t magic, struct multiboot_info *mbi)
 {
 	(void)magic;
@@ -142,5 +212,8 @@ int main(uint32_t magic, struct multiboot_info *mbi)
 	ex_clear();
 	run_in_user(user_sysexit, 0);
 	report_user_exception("user sysexit #GP", 13, 0, u_at, u_esp);
+
+	/* Last: under ringvisor, it registers the paravirtual flag. */
+	test_many_round_trips();
 	report_summary();
 }

@@ -1,0 +1,162 @@
+/*
+ * The #GP vector's entry: the guest's system calls, the short way, while
+ * fastcall.c has armed it (fastcall.h says when); every other #GP, and a
+ * system call it declines, goes to trap_common like any vector.
+ *
+ * The guest's segment registers are not the VMM's here: every memory
+ * access goes through SS (the VMM's flat stack segment), and the guest's
+ * DS, ES, FS and GS stay loaded throughout, back to the guest.  Interrupts
+ * are off (an interrupt gate) until the iret.
+ */
+#include "arch/ia32/desc.h"
+#include "arch/ia32/fastcall.h"
+
+#define EFLAGS_RESERVED1 0x00000002
+#define EFLAGS_TF        0x00000100
+#define EFLAGS_IF        0x00000200
+#define EFLAGS_IOPL      0x00003000
+#define EFLAGS_NT        0x00004000
+#define EFLAGS_RF        0x00010000
+#define EFLAGS_VM        0x00020000
+#define GUEST_LINEAR_LIMIT 0xfc000000	/* core/segments.h */
+
+/* The frame after the three registers saved and the start time pushed. */
+#define F_TSC    0
+#define F_EDX    4
+#define F_ECX    8
+#define F_EAX    12
+#define F_ERROR  16
+#define F_EIP    20
+#define F_CS     24
+#define F_EFLAGS 28
+#define F_ESP    32
+
+#define FC(field) %ss:fastcall + FC_##field
+
+/* ZF set if DS, ES, FS and GS hold the four selectors at fastcall+list. */
+.macro selectors_are list
+	movl %ds, %eax
+	cmpl %ss:fastcall + \list, %eax
+	jne 9f
+	movl %es, %eax
+	cmpl %ss:fastcall + \list + 4, %eax
+	jne 9f
+	movl %fs, %eax
+	cmpl %ss:fastcall + \list + 8, %eax
+	jne 9f
+	movl %gs, %eax
+	cmpl %ss:fastcall + \list + 12, %eax
+9:
+.endm
+
+/* The ring switch: I/O bitmap, shadow page directory, GDT view, LDT (the
+ * offsets of the ring's fields in struct fastcall). */
+.macro switch_ring iomap, pd, gdt
+	movl FC(IOMAP_BASE), %eax
+	movl %ss:fastcall + \iomap, %ecx
+	movw %cx, %ss:(%eax)
+	movl %ss:fastcall + \pd, %eax
+	movl %eax, %cr3
+	lgdt %ss:fastcall + \gdt
+	movl $SEL_GUEST_LDT, %eax
+	lldt %ax
+.endm
+
+	.text
+	.globl gp_entry, fastcall_read_insn, fastcall_read_failed
+gp_entry:
+	/* The CPU pushed error, EIP, CS, EFLAGS, ESP, SS: from ring 3, with
+	 * error 0, no TF (the step would be the guest's) and not v86. */
+	cmpl $0, (%esp)
+	jne general
+	testb $3, 8(%esp)
+	jz general
+	testl $(EFLAGS_TF | EFLAGS_VM), 12(%esp)
+	jnz general
+	cmpl $0, FC(ARMED)
+	je general
+	pushl %eax
+	pushl %ecx
+	pushl %edx
+	rdtsc
+	pushl %eax		/* the start, for the exit statistics */
+
+	/* The instruction: CS has base 0 when armed, and the fetch that
+	 * faulted mapped it; a linear address near the VMM's own is the
+	 * general path's (a #GP past the segment limit, maybe). */
+	movl F_EIP(%esp), %eax
+	cmpl $(GUEST_LINEAR_LIMIT - 4), %eax
+	ja decline
+fastcall_read_insn:
+	movl %ss:(%eax), %edx	/* a #PF here resumes at fastcall_read_failed */
+	cmpl $0, FC(KERNEL)
+	jne from_kernel
+
+	/* sysenter (0f 34) in user mode: to the guest's SYSENTER_CS:EIP on
+	 * its SYSENTER_ESP, IF clear (in the PV word), RF and VM clear. */
+	cmpw $0x340f, %dx
+	jne decline
+	selectors_are FC_KERNEL_SEL
+	jne decline
+	movl FC(ENTER_EIP), %eax
+	movl %eax, F_EIP(%esp)
+	movl FC(ENTER_ESP), %eax
+	movl %eax, F_ESP(%esp)
+	movl F_EFLAGS(%esp), %eax
+	andl $~(EFLAGS_RF | EFLAGS_VM | EFLAGS_IOPL | EFLAGS_NT), %eax
+	orl $(EFLAGS_IF | EFLAGS_RESERVED1), %eax	/* the real IF: PV */
+	movl %eax, F_EFLAGS(%esp)
+	movl FC(PV_WORD), %eax
+	movl $0, %ss:(%eax)		/* vif */
+	movl $0, %ss:4(%eax)		/* pending: none when armed */
+	movl $1, FC(KERNEL)
+	switch_ring FC_IOMAP_KERNEL, FC_PD_KERNEL, FC_GDT_KERNEL
+	movl $(FC_XR_SYSENTER * FC_XR_SIZE), %ecx
+	jmp count
+
+from_kernel:
+	/* "sti; sysexit" (fb 0f 35) in the kernel: to user mode at EDX on
+	 * ECX, IF set. */
+	andl $0xffffff, %edx
+	cmpl $0x350ffb, %edx
+	jne decline
+	selectors_are FC_USER_SEL
+	jne decline
+	movl F_EDX(%esp), %eax
+	movl %eax, F_EIP(%esp)
+	movl F_ECX(%esp), %eax
+	movl %eax, F_ESP(%esp)
+	movl F_EFLAGS(%esp), %eax
+	andl $~(EFLAGS_VM | EFLAGS_IOPL | EFLAGS_NT), %eax
+	orl $(EFLAGS_IF | EFLAGS_RESERVED1), %eax
+	movl %eax, F_EFLAGS(%esp)
+	movl FC(PV_WORD), %eax
+	movl $1, %ss:(%eax)
+	movl $0, %ss:4(%eax)
+	movl $0, FC(KERNEL)
+	switch_ring FC_IOMAP_USER, FC_PD_USER, FC_GDT_USER
+	movl $(FC_XR_STI * FC_XR_SIZE), %ecx
+
+count:	/* one exit of the reason at offset ECX, and its ticks */
+	rdtsc
+	subl F_TSC(%esp), %eax
+	addl %eax, %ss:exitstats_since_boot + 8(%ecx)
+	adcl $0, %ss:exitstats_since_boot + 12(%ecx)
+	addl $1, %ss:exitstats_since_boot(%ecx)
+	adcl $0, %ss:exitstats_since_boot + 4(%ecx)
+	addl $4, %esp
+	popl %edx
+	popl %ecx
+	popl %eax
+	addl $4, %esp		/* the error code */
+	iretl
+
+fastcall_read_failed:
+decline:
+	addl $4, %esp
+	popl %edx
+	popl %ecx
+	popl %eax
+general:
+	pushl $13
+	jmp trap_common

@@ -1,0 +1,83 @@
+/*
+ * The guest's system calls without the general exit (issue 6).
+ *
+ * A Linux system call is two exits: the user's sysenter (#GP, the real
+ * SYSENTER_CS being 0) and the kernel's "sti; sysexit" (#GP, sti at IOPL
+ * 0).  Each changes the virtual ring and a handful of registers, nothing
+ * else (core/guest.c, system_call_registers and system_call_vcpu_state),
+ * yet through trap(), guest_exit() and the resume checks it cost ~350
+ * instructions: more than the guest's own system call.  fastcall.S takes
+ * both in the #GP vector itself, ~60 instructions each, while the state it
+ * needs is armed here:
+ *
+ *   fastcall_arm()   at the end of every general exit, when the core says
+ *                    the calls may bypass it (guest_system_calls_may_bypass)
+ *                    and the arch can resume either ring with nothing to
+ *                    check: flat code and stack aliases loaded, and the
+ *                    data selectors the guest will hold known usable in
+ *                    the new ring's GDT view -- with the same descriptor in
+ *                    both views, since the fast path leaves the segment
+ *                    registers as they are where the general one reloads
+ *                    them from the new view.
+ *   fastcall.S       checks the bytes at EIP and the selectors, switches the
+ *                    ring (I/O bitmap, shadow page directory, GDT view,
+ *                    LDT), edits the frame, writes the PV interrupt word,
+ *                    counts the exit in the exit statistics, and irets.
+ *   fastcall_sync    (arch_guest_catch_up) at the start of every general exit: tells the vCPU
+ *                    which ring the fast path left the guest in
+ *                    (guest_system_calls_bypassed) and disarms.
+ *
+ * Anything else, or anything unusual (an error code, TF, a selector not
+ * the armed one, EIP near the VMM's space), goes the general way, where
+ * core/guest.c's fast_gp and the emulator handle it exactly.
+ */
+#ifndef ARCH_IA32_FASTCALL_H
+#define ARCH_IA32_FASTCALL_H
+
+/* struct fastcall's layout, for fastcall.S (fastcall.c checks it). */
+#define FC_ARMED        0
+#define FC_KERNEL       4
+#define FC_ENTER_EIP    8
+#define FC_ENTER_ESP    12
+#define FC_PD_KERNEL    16
+#define FC_PD_USER      20
+#define FC_PV_WORD      24
+#define FC_KERNEL_SEL   28	/* ds, es, fs, gs */
+#define FC_USER_SEL     44
+#define FC_IOMAP_BASE   60
+#define FC_IOMAP_KERNEL 64
+#define FC_IOMAP_USER   68
+#define FC_GDT_KERNEL   74	/* lgdt operands: limit, then base */
+#define FC_GDT_USER     82
+/* The exit statistics' reasons it counts under (core/exitstats.h), and the
+ * size of a reason's counters there. */
+#define FC_XR_STI       6
+#define FC_XR_SYSENTER  10
+#define FC_XR_SIZE      16
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+#include "core/vcpu.h"
+
+struct fastcall {
+	uint32_t armed;
+	uint32_t kernel;		/* the virtual ring now: 1 kernel, 0 user */
+	uint32_t enter_eip, enter_esp;	/* the guest's SYSENTER_EIP, _ESP */
+	uint32_t pd_kernel, pd_user;	/* the shadow page directories */
+	uint32_t *pv_word;		/* the guest's PV interrupt word */
+	uint32_t kernel_sel[4];		/* the data selectors each ring may */
+	uint32_t user_sel[4];		/* be entered with (~0: none) */
+	uint16_t *iomap_base;		/* the TSS field, and its two values */
+	uint32_t iomap_kernel, iomap_user;
+	uint16_t pad0, gdt_kernel_limit;
+	uint32_t gdt_kernel_base;
+	uint16_t pad1, gdt_user_limit;
+	uint32_t gdt_user_base;
+};
+
+void fastcall_init(void);
+void fastcall_arm(struct vcpu *v);
+/* fastcall_sync is core/arch.h's arch_guest_catch_up. */
+
+#endif
+#endif
