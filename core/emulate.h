@@ -65,6 +65,16 @@ int ring_descriptor(struct vcpu *v, struct checked_selector *c, uint16_t sel,
 /* The kernel's iret back to user mode with the selectors last checked for
  * it: 1 if done, 0 (nothing changed) for the general path. */
 int ring_fast_iret_to_user(struct vcpu *v);
+
+/* What ring_fast_iret_to_user takes without checking again: the code and
+ * stack selectors last checked for user mode, both of base 0 (1), and
+ * their descriptors; 0 if there are none now. */
+struct iret_to_user {
+	uint16_t cs, ss;
+	uint32_t eip_limit;
+	uint64_t code_raw, stack_raw;
+};
+int ring_iret_to_user_known(const struct vcpu *v, struct iret_to_user *known);
 enum emulation ring_far_transfer(struct vcpu *v, const struct insn *in,
 				 struct event *raise);
 enum emulation ring_load_segment(struct vcpu *v, const struct insn *in,

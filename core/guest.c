@@ -266,6 +266,7 @@ void guest_deliver(struct vcpu *v, struct event ev)
 	if (deliver_event(v, ev))
 		guest_die(v, "triple fault while delivering %s (vector %u)",
 			  vector_name(ev.vector), ev.vector);
+	v->arm_hint = ARM_AFTER;	/* its iret comes next */
 }
 
 /*
@@ -421,7 +422,7 @@ static int fast_system_call(struct vcpu *v, struct trapframe *tf, const uint8_t 
 	system_call_vcpu_state(v, call);
 	arch_guest_set_flat_segments(v);
 	arch_guest_switch_ring(v);
-	v->system_call_done = 1;
+	v->arm_hint = ARM_AFTER;
 	return 1;
 }
 
@@ -433,10 +434,19 @@ int guest_system_calls_may_bypass(const struct vcpu *v)
 	       v->cs_base == 0 && v->ss_base == 0;
 }
 
-void guest_system_calls_bypassed(struct vcpu *v, int in_kernel)
+void guest_system_calls_bypassed(struct vcpu *v, int in_kernel, uint16_t user_cs,
+				 uint16_t user_ss, int user_vif)
 {
-	if ((v->vpl == VPL_KERNEL) != in_kernel)
-		system_call_vcpu_state(v, in_kernel ? SC_SYSENTER : SC_STI_SYSEXIT);
+	if (in_kernel) {
+		system_call_vcpu_state(v, SC_SYSENTER);
+	} else {
+		/* sysexit or the kernel's iret (ring_fast_iret_to_user) */
+		v->vpl = VPL_USER;
+		v->cs = user_cs;
+		v->ss = user_ss;
+		v->vif = user_vif;
+		v->cs_base = v->ss_base = 0;
+	}
 }
 
 static int fast_gp(struct vcpu *v, struct trapframe *tf)
@@ -463,6 +473,7 @@ static int fast_gp(struct vcpu *v, struct trapframe *tf)
 		*vcpu_reg(tf, insn[2] & 7) = *cr;
 		tf->eip += 3;
 		exitstats_add(XR_GP_CR, arch_read_tsc() - began);
+		v->arm_hint = ARM_KEEP;	/* (CR2 in a page fault, before its iret) */
 		return 1;	/* neither the ring nor the interrupt flag moved */
 	}
 	if (insn[0] == 0x0f && insn[1] == 0x01 && (insn[2] & 0xf8) == 0x38 &&

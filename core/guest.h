@@ -22,18 +22,20 @@ struct vcpu *guest_exit(struct trapframe *tf);
 
 /*
  * The arch may run the guest's system calls (sysenter, and the kernel's
- * "sti; sysexit") without the VMM's general exit, in its own few
- * instructions (arch/ia32/fastcall.S), while nothing else is going on:
- * may_bypass says whether it may from now until the next exit (the
- * paravirtual interrupt flag registered and not on a table page, no
- * single step or sti shadow, no exit tracing, no interrupt waiting, flat
- * segments, tables protected).  It changes the registers as
- * system_call_registers (core/guest.c) does; bypassed then tells the vCPU,
- * at the next exit, which virtual ring the guest was left in, and the vCPU
- * changes as system_call_vcpu_state does.
+ * "sti; sysexit") and the kernel's iret back to user mode without the
+ * VMM's general exit, in its own few instructions (arch/ia32/fastcall.S),
+ * while nothing else is going on: may_bypass says whether it may from now
+ * until the next exit (the paravirtual interrupt flag registered and not
+ * on a table page, no single step or sti shadow, no exit tracing, no
+ * interrupt waiting, flat segments, tables protected).  It changes the
+ * registers as system_call_registers (core/guest.c) and
+ * ring_fast_iret_to_user do; bypassed then tells the vCPU, at the next
+ * exit, which virtual ring the guest was left in, and if user mode, with
+ * which CS, SS and interrupt flag (all of base 0).
  */
 int guest_system_calls_may_bypass(const struct vcpu *v);
-void guest_system_calls_bypassed(struct vcpu *v, int in_kernel);
+void guest_system_calls_bypassed(struct vcpu *v, int in_kernel, uint16_t user_cs,
+				 uint16_t user_ss, int user_vif);
 
 struct event;
 /* Deliver ev to the guest; a triple fault stops it. */

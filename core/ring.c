@@ -25,9 +25,6 @@
 #include "core/x86_bits.h"
 #include "ringvisor/hypercall.h"
 
-/* Bits the guest may set through iret/popf at any level (SDM Vol. 1 §3.4.3):
- * the status flags, TF, DF, AC, ID. */
-#define EFLAGS_GUEST 0x00244fd5u
 
 #define DESC_TYPE_LDT       0x2
 #define DESC_TYPE_TSS16     0x1
@@ -380,6 +377,18 @@ int ring_fast_iret_to_user(struct vcpu *v)
 	tf->eip = frame[0];
 	tf->esp = frame[3];
 	enter_user_mode(v);
+	return 1;
+}
+
+int ring_iret_to_user_known(const struct vcpu *v, struct iret_to_user *known)
+{
+	const struct checked_selector *code = &v->checked_code, *stack = &v->checked_stack;
+	if (!still_checked(v, code, code->sel, VPL_USER) ||
+	    !still_checked(v, stack, stack->sel, VPL_USER) ||
+	    (code->sel & 3) != VPL_USER || code->seg.base != 0 || stack->seg.base != 0)
+		return 0;
+	*known = (struct iret_to_user){ code->sel, stack->sel, code->seg.limit,
+					code->raw, stack->raw };
 	return 1;
 }
 

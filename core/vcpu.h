@@ -117,9 +117,12 @@ struct vcpu {
 
 	struct guest_mem mem;
 	struct shadow shadow;
-	/* The exit was a system call the general way (core/guest.c): the
-	 * arch may arm its own short path for the next ones. */
-	int system_call_done;
+	/* What this exit means for the arch's short path for system calls
+	 * and the kernel's iret (core/guest.h, guest_system_calls_may_bypass):
+	 * ARM_AFTER, a system call or a delivery into the kernel (those come
+	 * next: arm it); ARM_KEEP, nothing it depends on changed (a control
+	 * register read: keep it as it was); else 0, leave it off. */
+	unsigned arm_hint;
 	/* The address space (CR3) whose pages the shadow holds, and the
 	 * pages recent ones held when the guest left them (core/mmu.c). */
 	uint32_t shadow_cr3;
@@ -130,6 +133,8 @@ struct vcpu {
 	int fault_bad_table;	/* a guest page table or PTE points past guest RAM */
 	uint32_t fault_address, fault_error;	/* the page tables the guest really runs on */
 };
+
+enum { ARM_AFTER = 1, ARM_KEEP = 2 };
 
 /* Whether guest-physical gpa is on a page holding the guest's GDT or LDT
  * (core/mmu.c keeps the list). */

@@ -16,6 +16,9 @@
 #define EFLAGS_NT   0x00004000u
 #define EFLAGS_RF   0x00010000u
 #define EFLAGS_VM   0x00020000u
+/* Bits the guest may set through iret/popf at any level (SDM Vol. 1
+ * §3.4.3): the status flags, TF, IF (virtual), DF, NT, AC, ID. */
+#define EFLAGS_GUEST 0x00244fd5u
 
 #define CR0_PE 0x00000001u
 #define CR0_TS 0x00000008u

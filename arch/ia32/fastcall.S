@@ -19,6 +19,7 @@
 #define EFLAGS_RF        0x00010000
 #define EFLAGS_VM        0x00020000
 #define GUEST_LINEAR_LIMIT 0xfc000000	/* core/segments.h */
+#define EFLAGS_GUEST     0x00244fd5	/* core/ring.c: what an iret loads */
 
 /* The frame after the three registers saved and the start time pushed. */
 #define F_TSC    0
@@ -64,11 +65,10 @@
 
 	.text
 	.globl gp_entry, fastcall_read_insn, fastcall_read_failed
+	.globl fastcall_frame_read, fastcall_frame_read_end
 gp_entry:
 	/* The CPU pushed error, EIP, CS, EFLAGS, ESP, SS: from ring 3, with
-	 * error 0, no TF (the step would be the guest's) and not v86. */
-	cmpl $0, (%esp)
-	jne general
+	 * no TF (the step would be the guest's) and not v86. */
 	testb $3, 8(%esp)
 	jz general
 	testl $(EFLAGS_TF | EFLAGS_VM), 12(%esp)
@@ -96,6 +96,8 @@ fastcall_read_insn:
 	 * its SYSENTER_ESP, IF clear (in the PV word), RF and VM clear. */
 	cmpw $0x340f, %dx
 	jne decline
+	cmpl $0, F_ERROR(%esp)
+	jne decline
 	selectors_are FC_KERNEL_SEL
 	jne decline
 	movl FC(ENTER_EIP), %eax
@@ -115,10 +117,14 @@ fastcall_read_insn:
 	jmp count
 
 from_kernel:
+	cmpb $0xcf, %dl
+	je iret_to_user
 	/* "sti; sysexit" (fb 0f 35) in the kernel: to user mode at EDX on
 	 * ECX, IF set. */
 	andl $0xffffff, %edx
 	cmpl $0x350ffb, %edx
+	jne decline
+	cmpl $0, F_ERROR(%esp)
 	jne decline
 	selectors_are FC_USER_SEL
 	jne decline
@@ -133,11 +139,72 @@ from_kernel:
 	movl FC(PV_WORD), %eax
 	movl $1, %ss:(%eax)
 	movl $0, %ss:4(%eax)
+	movl $1, FC(USER_VIF)
+	movl FC(SYSEXIT_CS), %eax
+	movl %eax, FC(USER_CS)
+	movl FC(SYSEXIT_SS), %eax
+	movl %eax, FC(USER_SS)
 	movl $0, FC(KERNEL)
 	switch_ring FC_IOMAP_USER, FC_PD_USER, FC_GDT_USER
 	movl $(FC_XR_STI * FC_XR_SIZE), %ecx
+	jmp count
+
+iret_to_user:
+	/* iret (cf) in the kernel, back to user mode with the code and stack
+	 * selectors armed (checked before, base 0, their aliases loaded):
+	 * EIP, CS, EFLAGS, ESP, SS from the kernel's stack, read through
+	 * its shadow (a #PF resumes at fastcall_read_failed).  Not a task
+	 * return (NT), not to virtual-8086 mode, EIP within CS's limit. */
+	testl $EFLAGS_NT, F_EFLAGS(%esp)
+	jnz decline
+	selectors_are FC_USER_SEL
+	jne decline
+	movl F_ESP(%esp), %eax
+	cmpl $(GUEST_LINEAR_LIMIT - 20), %eax
+	ja decline
+fastcall_frame_read:
+	movl %ss:4(%eax), %ecx
+	cmpl FC(IRET_CS), %ecx
+	jne decline
+	movl %ss:16(%eax), %ecx
+	cmpl FC(IRET_SS), %ecx
+	jne decline
+	movl %ss:8(%eax), %edx		/* EFLAGS */
+	testl $EFLAGS_VM, %edx
+	jnz decline
+	movl %ss:0(%eax), %ecx		/* EIP */
+	cmpl FC(IRET_LIMIT), %ecx
+	ja decline
+	movl %ss:12(%eax), %eax		/* ESP */
+fastcall_frame_read_end:
+	movl %ecx, F_EIP(%esp)
+	movl %eax, F_ESP(%esp)
+	/* The kernel's iret sets IF from the frame (ring.c, load_eflags):
+	 * into the PV word; the guest's other flags from the frame too. */
+	movl %edx, %eax
+	shrl $9, %eax
+	andl $1, %eax
+	movl %eax, FC(USER_VIF)
+	movl FC(PV_WORD), %ecx
+	movl %eax, %ss:(%ecx)
+	movl $0, %ss:4(%ecx)
+	andl $EFLAGS_GUEST, %edx
+	movl F_EFLAGS(%esp), %eax
+	andl $~EFLAGS_GUEST, %eax
+	orl %edx, %eax
+	andl $~(EFLAGS_VM | EFLAGS_IOPL | EFLAGS_NT), %eax
+	orl $(EFLAGS_IF | EFLAGS_RESERVED1), %eax
+	movl %eax, F_EFLAGS(%esp)
+	movl FC(IRET_CS), %eax
+	movl %eax, FC(USER_CS)
+	movl FC(IRET_SS), %eax
+	movl %eax, FC(USER_SS)
+	movl $0, FC(KERNEL)
+	switch_ring FC_IOMAP_USER, FC_PD_USER, FC_GDT_USER
+	movl $(FC_XR_IRET * FC_XR_SIZE), %ecx
 
 count:	/* one exit of the reason at offset ECX, and its ticks */
+	addl $1, FC(EXITS)
 	rdtsc
 	subl F_TSC(%esp), %eax
 	addl %eax, %ss:exitstats_since_boot + 8(%ecx)

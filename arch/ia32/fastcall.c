@@ -5,8 +5,10 @@
 #include "arch/ia32/cpu.h"
 #include "arch/ia32/guest.h"
 #include "core/arch.h"
+#include "core/emulate.h"
 #include "core/exitstats.h"
 #include "core/guest.h"
+#include "core/x86_bits.h"
 
 struct fastcall fastcall;
 
@@ -24,7 +26,18 @@ _Static_assert(offsetof(struct fastcall, iomap_kernel) == FC_IOMAP_KERNEL, "fast
 _Static_assert(offsetof(struct fastcall, iomap_user) == FC_IOMAP_USER, "fastcall.S");
 _Static_assert(offsetof(struct fastcall, gdt_kernel_limit) == FC_GDT_KERNEL, "fastcall.S");
 _Static_assert(offsetof(struct fastcall, gdt_user_limit) == FC_GDT_USER, "fastcall.S");
-_Static_assert(XR_GP_STI == FC_XR_STI && XR_GP_SYSENTER == FC_XR_SYSENTER, "fastcall.S");
+_Static_assert(offsetof(struct fastcall, iret_cs) == FC_IRET_CS, "fastcall.S");
+_Static_assert(offsetof(struct fastcall, iret_ss) == FC_IRET_SS, "fastcall.S");
+_Static_assert(offsetof(struct fastcall, iret_limit) == FC_IRET_LIMIT, "fastcall.S");
+_Static_assert(offsetof(struct fastcall, sysexit_cs) == FC_SYSEXIT_CS, "fastcall.S");
+_Static_assert(offsetof(struct fastcall, sysexit_ss) == FC_SYSEXIT_SS, "fastcall.S");
+_Static_assert(offsetof(struct fastcall, user_cs) == FC_USER_CS, "fastcall.S");
+_Static_assert(offsetof(struct fastcall, user_ss) == FC_USER_SS, "fastcall.S");
+_Static_assert(offsetof(struct fastcall, user_vif) == FC_USER_VIF, "fastcall.S");
+_Static_assert(offsetof(struct fastcall, exits) == FC_EXITS, "fastcall.S");
+_Static_assert(XR_GP_STI == FC_XR_STI && XR_GP_SYSENTER == FC_XR_SYSENTER &&
+	       XR_GP_IRET == FC_XR_IRET, "fastcall.S");
+_Static_assert(EFLAGS_GUEST == 0x00244fd5u, "fastcall.S's EFLAGS_GUEST");
 _Static_assert(sizeof(struct exitstats_reason) == FC_XR_SIZE, "fastcall.S");
 
 void fastcall_init(void)
@@ -37,57 +50,95 @@ void fastcall_init(void)
 	cpu_gdt_view_pointer(GDT_VIEW_USER, &fastcall.gdt_user_limit, &fastcall.gdt_user_base);
 }
 
-/*
- * Set out to sel if every one names the same descriptor in both views
- * (fastcall.S leaves them loaded from the view they were loaded from);
- * else to selectors no segment register holds.  Remembered per list, for
- * the mirrors' generation: arming follows every system call the general
- * way, and the selectors rarely change.
- */
-struct armed_memo {
-	uint32_t generation;	/* 0: none */
-	uint32_t sel[4];
-	int known;
-};
-
-static void arm_selectors(struct armed_memo *memo, uint32_t out[4], const uint32_t sel[4],
-			  int known)
+/* Set out to sel if known and every one is usable as a data selector in
+ * both GDT views, naming the same descriptor in both (fastcall.S leaves
+ * them loaded from the view they were loaded from, where the general path
+ * would load them again from the new one); else to selectors no segment
+ * register holds. */
+static void arm_selectors(uint32_t out[4], const uint32_t sel[4], int known)
 {
-	uint32_t generation = arch_guest_mirror_generation();
-	if (memo->generation != generation || memo->known != known ||
-	    ((memo->sel[0] ^ sel[0]) | (memo->sel[1] ^ sel[1]) |
-	     (memo->sel[2] ^ sel[2]) | (memo->sel[3] ^ sel[3])) != 0) {
-		int same = known;
-		for (unsigned i = 0; i < 4; i++) {
-			memo->sel[i] = sel[i];
-			same = same && arch_selector_same_in_views(sel[i]);
-		}
-		for (unsigned i = 0; i < 4; i++)
-			out[i] = same ? (sel[i] & 0xffff) : ~0u;
-		memo->generation = generation;
-		memo->known = known;
-	}
+	for (unsigned i = 0; i < 4; i++)
+		known = known && arch_selector_usable_in_both_views(sel[i]);
+	for (unsigned i = 0; i < 4; i++)
+		out[i] = known ? (sel[i] & 0xffff) : ~0u;
 }
 
-static struct armed_memo kernel_memo, user_memo;
+/*
+ * What the selectors and segments armed depend on, all of it: the
+ * mirrors' generation, the loaded aliases and the selectors last resumed
+ * with (arch), and the vCPU's remembered checks.  Arming follows most
+ * exits into the kernel, and this rarely changes: compared, not
+ * recomputed.
+ */
+#define CONTEXT_WORDS (ARCH_FASTCALL_KEY_WORDS + 12)
 
-void fastcall_arm(struct vcpu *v)
+static void context_of(const struct vcpu *v, uint32_t key[CONTEXT_WORDS])
+{
+	unsigned n = arch_fastcall_key(key);
+	key[n++] = v->checked_code.generation;
+	key[n++] = v->checked_code.sel | v->checked_code.pl << 16;
+	key[n++] = v->checked_stack.generation;
+	key[n++] = v->checked_stack.sel | v->checked_stack.pl << 16;
+	key[n++] = v->user_sel_generation;
+	for (unsigned i = 0; i < 4; i++)
+		key[n++] = v->user_sel[i];
+	key[n++] = (uint32_t)v->tables_unprotected;
+	key[n++] = (uint32_t)v->gdtr.limit;
+	key[n++] = v->sysenter_cs;
+}
+
+static uint32_t context[CONTEXT_WORDS];
+static int context_valid;	/* context[] is what the armed fields are for */
+static int context_armable;	/* ... and the flat aliases are loaded */
+
+static void arm_context(struct vcpu *v)
+{
+	context_armable = arch_alias_loaded_for(1, FLAT_CODE_DPL0) &&
+			  arch_alias_loaded_for(0, FLAT_DATA_DPL0);
+	/* User mode's data selectors, last found valid there (what
+	 * ring_user_selectors_known asks): sysexit and iret return to user
+	 * mode with them, and sysenter enters the kernel with them. */
+	int known = v->user_sel_generation == arch_guest_mirror_generation();
+	arm_selectors(fastcall.user_sel, v->user_sel, known);
+	for (unsigned i = 0; i < 4; i++)
+		fastcall.kernel_sel[i] = fastcall.user_sel[i];
+	/* The kernel's iret to user mode, with the code and stack selectors
+	 * last checked for it, whose aliases are the ones loaded. */
+	struct iret_to_user iret;
+	if (ring_iret_to_user_known(v, &iret) && arch_alias_loaded_for(1, iret.code_raw) &&
+	    arch_alias_loaded_for(0, iret.stack_raw)) {
+		fastcall.iret_cs = iret.cs;
+		fastcall.iret_ss = iret.ss;
+		fastcall.iret_limit = iret.eip_limit;
+	} else {
+		fastcall.iret_cs = fastcall.iret_ss = ~0u;
+	}
+	uint16_t base = v->sysenter_cs & 0xfffc;
+	fastcall.sysexit_cs = (base + 16) | 3;
+	fastcall.sysexit_ss = (base + 24) | 3;
+}
+
+static uint32_t armed_before;	/* at the start of the exit */
+
+static void arm(struct vcpu *v)
 {
 	fastcall.armed = 0;
-	if (!guest_system_calls_may_bypass(v) || !arch_flat_aliases_loaded())
+	if (!guest_system_calls_may_bypass(v))
 		return;
-	uint32_t sel[4] = { 0 };
-	/* Into the kernel with the user's selectors, as last resumed there. */
-	int known = arch_resume_checked_selectors(GDT_VIEW_KERNEL, sel);
-	arm_selectors(&kernel_memo, fastcall.kernel_sel, sel, known);
-	/* Out to user mode with the selectors last found valid there (what
-	 * ring_user_selectors_known asks), as last resumed there. */
-	uint32_t resumed[4];
-	known = v->user_sel_generation == arch_guest_mirror_generation() &&
-		arch_resume_checked_selectors(GDT_VIEW_USER, resumed);
-	for (unsigned i = 0; i < 4; i++)
-		known = known && (v->user_sel[i] & 0xffff) == resumed[i];
-	arm_selectors(&user_memo, fastcall.user_sel, v->user_sel, known);
+	uint32_t key[CONTEXT_WORDS];
+	context_of(v, key);
+	uint32_t differ = !context_valid;
+	for (unsigned i = 0; i < CONTEXT_WORDS; i++)
+		differ |= key[i] ^ context[i];
+	if (differ) {
+		for (unsigned i = 0; i < CONTEXT_WORDS; i++)
+			context[i] = key[i];
+		arm_context(v);
+		context_valid = 1;
+	}
+	if (!context_armable)
+		return;
+	fastcall.exits = 0;
 	fastcall.kernel = v->vpl == VPL_KERNEL;
 	fastcall.enter_eip = v->sysenter_eip;
 	fastcall.enter_esp = v->sysenter_esp;
@@ -97,10 +148,24 @@ void fastcall_arm(struct vcpu *v)
 	fastcall.armed = 1;
 }
 
+void fastcall_resume(struct vcpu *v, unsigned hint)
+{
+	if (hint == ARM_AFTER) {
+		arm(v);
+	} else if (hint == ARM_KEEP && armed_before) {
+		fastcall.armed = 1;	/* in the ring the exit found it */
+		fastcall.kernel = v->vpl == VPL_KERNEL;
+		fastcall.exits = 0;
+	}
+}
+
 void arch_guest_catch_up(struct vcpu *v)
 {
+	armed_before = fastcall.armed;
 	if (!fastcall.armed)
 		return;
 	fastcall.armed = 0;
-	guest_system_calls_bypassed(v, (int)fastcall.kernel);
+	if (fastcall.exits)
+		guest_system_calls_bypassed(v, (int)fastcall.kernel, (uint16_t)fastcall.user_cs,
+					    (uint16_t)fastcall.user_ss, (int)fastcall.user_vif);
 }

@@ -6,9 +6,12 @@
  * 0).  Each changes the virtual ring and a handful of registers, nothing
  * else (core/guest.c, system_call_registers and system_call_vcpu_state),
  * yet through trap(), guest_exit() and the resume checks it cost ~350
- * instructions: more than the guest's own system call.  fastcall.S takes
- * both in the #GP vector itself, ~60 instructions each, while the state it
- * needs is armed here:
+ * instructions: more than the guest's own system call.  The kernel's iret
+ * back to user mode after an exception or interrupt (#GP: the guest's code
+ * descriptors are mirrored DPL 0) is the same kind of exit
+ * (ring_fast_iret_to_user).  fastcall.S takes all three in the #GP vector
+ * itself, ~50-70 instructions each, while the state it needs is armed
+ * here:
  *
  *   fastcall_arm()   at the end of every general exit, when the core says
  *                    the calls may bypass it (guest_system_calls_may_bypass)
@@ -49,9 +52,19 @@
 #define FC_IOMAP_USER   68
 #define FC_GDT_KERNEL   74	/* lgdt operands: limit, then base */
 #define FC_GDT_USER     82
+#define FC_IRET_CS      88	/* the kernel's iret to user mode: what */
+#define FC_IRET_SS      92	/* it may return to without a check */
+#define FC_IRET_LIMIT   96
+#define FC_SYSEXIT_CS   100
+#define FC_SYSEXIT_SS   104
+#define FC_USER_CS      108	/* written by fastcall.S: how it last */
+#define FC_USER_SS      112	/* entered user mode */
+#define FC_USER_VIF     116
+#define FC_EXITS        120	/* exits it took since armed */
 /* The exit statistics' reasons it counts under (core/exitstats.h), and the
  * size of a reason's counters there. */
 #define FC_XR_STI       6
+#define FC_XR_IRET      8
 #define FC_XR_SYSENTER  10
 #define FC_XR_SIZE      16
 
@@ -73,10 +86,16 @@ struct fastcall {
 	uint32_t gdt_kernel_base;
 	uint16_t pad1, gdt_user_limit;
 	uint32_t gdt_user_base;
+	uint32_t iret_cs, iret_ss, iret_limit;	/* ~0: none */
+	uint32_t sysexit_cs, sysexit_ss;
+	uint32_t user_cs, user_ss, user_vif;
+	uint32_t exits;
 };
 
 void fastcall_init(void);
-void fastcall_arm(struct vcpu *v);
+/* At the end of every general exit: arm (ARM_AFTER), keep as it was
+ * before the exit (ARM_KEEP), or leave off (0). */
+void fastcall_resume(struct vcpu *v, unsigned hint);
 /* fastcall_sync is core/arch.h's arch_guest_catch_up. */
 
 #endif

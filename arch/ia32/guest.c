@@ -386,7 +386,7 @@ void arch_guest_switch_ring(struct vcpu *v)
  * to an outer ring (SDM Vol. 3A §5.8.6, IRET), load null instead of a
  * selector that is not usable from ring 3.
  */
-static uint32_t usable_data_selector(const struct vcpu *v, uint32_t sel)
+static uint32_t usable_in_view(unsigned view, uint32_t sel)
 {
 	sel &= 0xffff;
 	unsigned index = sel >> 3;
@@ -394,9 +394,9 @@ static uint32_t usable_data_selector(const struct vcpu *v, uint32_t sel)
 		return sel;		/* null is always fine in a data register */
 	uint64_t raw;
 	if (sel & 4)
-		raw = index < LDT_ENTRIES ? guest_ldt[view_of(v)][index] : 0;
+		raw = index < LDT_ENTRIES ? guest_ldt[view][index] : 0;
 	else if (index < GDT_GUEST_ENTRIES)
-		raw = cpu_gdt_view_entry(view_of(v), index);
+		raw = cpu_gdt_view_entry(view, index);
 	else
 		return 0;		/* entries 32 and up are the VMM's */
 	struct segment s = segment_decode(raw);
@@ -404,6 +404,11 @@ static uint32_t usable_data_selector(const struct vcpu *v, uint32_t sel)
 	if (!s.present || !s.s || !readable || s.dpl != 3)
 		return 0;
 	return sel;
+}
+
+static uint32_t usable_data_selector(const struct vcpu *v, uint32_t sel)
+{
+	return usable_in_view(view_of(v), sel);
 }
 
 void arch_prepare_resume(struct vcpu *v)
@@ -436,29 +441,49 @@ void arch_prepare_resume(struct vcpu *v)
 	resume_checked[view].generation = mirror_generation;
 }
 
-int arch_flat_aliases_loaded(void)
+int arch_alias_loaded_for(int code, uint64_t raw)
 {
-	return code_memo.loaded != 0 && code_memo.loaded_raw == FLAT_CODE_DPL0 &&
-	       stack_memo.loaded != 0 && stack_memo.loaded_raw == FLAT_DATA_DPL0;
-}
-
-int arch_resume_checked_selectors(unsigned view, uint32_t sel[4])
-{
-	if (view >= 2 || resume_checked[view].generation != mirror_generation)
+	const struct alias_memo *memo = code ? &code_memo : &stack_memo;
+	if (memo->loaded == 0)
 		return 0;
-	for (unsigned i = 0; i < 4; i++)
-		sel[i] = resume_checked[view].sel[i];
-	return 1;
+	if (memo->loaded_raw == raw)
+		return 1;
+	/* sysenter and sysexit load the flat ones: their aliases, once. */
+	static uint64_t flat_code, flat_stack;
+	if (raw == (code ? FLAT_CODE_DPL0 : FLAT_DATA_DPL0)) {
+		if (!flat_code) {
+			flat_code = segments_code_alias(FLAT_CODE_DPL0);
+			flat_stack = segments_stack_alias(FLAT_DATA_DPL0);
+		}
+		return memo->loaded == (code ? flat_code : flat_stack);
+	}
+	for (unsigned i = 0; i < ALIASES_REMEMBERED; i++)
+		if (memo->raw[i] == raw && memo->alias[i] != 0)
+			return memo->alias[i] == memo->loaded;
+	uint64_t alias = code ? segments_code_alias(raw) : segments_stack_alias(raw);
+	return alias != 0 && alias == memo->loaded;
 }
 
-int arch_selector_same_in_views(uint32_t sel)
+unsigned arch_fastcall_key(uint32_t key[ARCH_FASTCALL_KEY_WORDS])
+{
+	unsigned n = 0;
+	key[n++] = mirror_generation;
+	key[n++] = (uint32_t)code_memo.loaded;
+	key[n++] = (uint32_t)(code_memo.loaded >> 32);
+	key[n++] = (uint32_t)stack_memo.loaded;
+	key[n++] = (uint32_t)(stack_memo.loaded >> 32);
+	return n;
+}
+
+int arch_selector_usable_in_both_views(uint32_t sel)
 {
 	unsigned index = (sel & 0xffff) >> 3;
-	if (sel & 4)
-		return index < LDT_ENTRIES &&
-		       guest_ldt[GDT_VIEW_KERNEL][index] == guest_ldt[GDT_VIEW_USER][index];
-	return index < GDT_ENTRIES &&
-	       cpu_gdt_view_entry(GDT_VIEW_KERNEL, index) == cpu_gdt_view_entry(GDT_VIEW_USER, index);
+	int same = (sel & 4) ? index < LDT_ENTRIES &&
+			       guest_ldt[GDT_VIEW_KERNEL][index] == guest_ldt[GDT_VIEW_USER][index]
+			     : index < GDT_ENTRIES &&
+			       cpu_gdt_view_entry(GDT_VIEW_KERNEL, index) ==
+			       cpu_gdt_view_entry(GDT_VIEW_USER, index);
+	return same && usable_in_view(GDT_VIEW_USER, sel) == (sel & 0xffff);
 }
 
 uint32_t arch_guest_mirror_generation(void)

@@ -9,12 +9,15 @@
  * return to the guest (trap.c calls it after every guest exit). */
 void arch_prepare_resume(struct vcpu *v);
 
-/* For fastcall.c.  Whether the guest's code and stack aliases are the flat
- * ones sysenter and sysexit load.  The data selectors arch_prepare_resume
- * last found usable in GDT view (cpu.h), if no mirror changed since (1),
- * or 0.  Whether selector names the same descriptor in both views. */
-int arch_flat_aliases_loaded(void);
-int arch_resume_checked_selectors(unsigned view, uint32_t sel[4]);
-int arch_selector_same_in_views(uint32_t sel);
+/* For fastcall.c.  Whether the guest's code (or stack) alias loaded now is
+ * the one guest descriptor raw would get.  Whether selector is usable in a
+ * data segment register from ring 3 in both GDT views (as arch_prepare_resume
+ * checks), naming the same descriptor in both. */
+int arch_alias_loaded_for(int code, uint64_t raw);
+int arch_selector_usable_in_both_views(uint32_t sel);
+/* What those answers depend on, as ARCH_FASTCALL_KEY_WORDS words: equal
+ * words, equal answers. */
+#define ARCH_FASTCALL_KEY_WORDS 5
+unsigned arch_fastcall_key(uint32_t key[ARCH_FASTCALL_KEY_WORDS]);
 
 #endif

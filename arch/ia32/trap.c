@@ -31,6 +31,7 @@ static uint32_t *waiting_pending;
 extern char trap_return[], trap_return_end[];
 extern char guest_copy_insn[], guest_copy_failed[];
 extern char fastcall_read_insn[], fastcall_read_failed[];
+extern char fastcall_frame_read[], fastcall_frame_read_end[];
 
 void arch_wait_for_interrupt(uint32_t pending[8])
 {
@@ -47,12 +48,11 @@ void trap(struct trapframe *tf)
 	if ((tf->cs & 3) == 3 && !(tf->eflags & EFLAGS_VM)) {
 		struct vcpu *v = guest_exit(tf);	/* fastcall_sync first */
 		arch_prepare_resume(v);
-		/* After a system call the general way, the next ones may
-		 * take the short one (fastcall.h), until the next exit. */
-		if (v->system_call_done) {
-			v->system_call_done = 0;
-			fastcall_arm(v);
-		}
+		/* After a system call the general way or a delivery into the
+		 * kernel (whose iret comes next), the next system calls and
+		 * iret may take the short way (fastcall.h). */
+		fastcall_resume(v, v->arm_hint);
+		v->arm_hint = 0;
 		return;
 	}
 
@@ -74,7 +74,9 @@ void trap(struct trapframe *tf)
 	}
 	/* The system-call fast path's look at the instruction: declined. */
 	if ((tf->cs & 3) == 0 && tf->vector == VEC_PF &&
-	    tf->eip == (uint32_t)fastcall_read_insn) {
+	    (tf->eip == (uint32_t)fastcall_read_insn ||
+	     (tf->eip >= (uint32_t)fastcall_frame_read &&
+	      tf->eip < (uint32_t)fastcall_frame_read_end))) {
 		tf->eip = (uint32_t)fastcall_read_failed;
 		return;
 	}

@@ -148,6 +148,39 @@ static uint32_t round_trips(uint32_t count)
 	return good;
 }
 
+/*
+ * And exceptions from user mode, a thousand, each back by the kernel's
+ * iret (which the VMM's short path may take too): after each, the
+ * registers and flags the user had, where the handler resumes it.
+ */
+static uint32_t user_exceptions(uint32_t count)
+{
+	uint32_t good = 0;
+	for (uint32_t i = 0; i < count; i++) {
+		uint32_t ebx = 0x1111 + i, esi = 0x2222 + i, edi = 0x3333 + i, flags0, flags1;
+		uint16_t seg0[4], seg1[4];
+		__asm__ volatile("movw %%ds, %0; movw %%es, %1; movw %%fs, %2; movw %%gs, %3"
+				 : "=m"(seg0[0]), "=m"(seg0[1]), "=m"(seg0[2]), "=m"(seg0[3]));
+		__asm__ volatile("std\n\t"
+				 "stc\n\t"
+				 "pushfl\n\t"
+				 "popl %3\n\t"
+				 ASM_TRY("1f")
+				 "ud2\n"
+				 "1: pushfl\n\t"
+				 "popl %4\n\t"
+				 "cld"
+				 : "+b"(ebx), "+S"(esi), "+D"(edi), "=&r"(flags0), "=&r"(flags1)
+				 : : "memory", "cc");
+		__asm__ volatile("movw %%ds, %0; movw %%es, %1; movw %%fs, %2; movw %%gs, %3"
+				 : "=m"(seg1[0]), "=m"(seg1[1]), "=m"(seg1[2]), "=m"(seg1[3]));
+		good += ebx == 0x1111 + i && esi == 0x2222 + i && edi == 0x3333 + i &&
+			flags1 == flags0 && (flags1 & EFLAGS_IF) &&
+			memcmp(seg0, seg1, sizeof(seg0)) == 0 && ex_last.vector == 6;
+	}
+	return good;
+}
+
 static void no_vmm(struct ex_regs *regs)
 {
 	regs->eax = (uint32_t)RV_ENOSYS;
@@ -170,6 +203,8 @@ static void test_many_round_trips(void)
 	report_eq(run_in_user(round_trips, 1000), 1000, "1000 round trips, each exact");
 	report_eq(calls, 1000, "1000 kernel entries");
 	report(kernel_if_clear, "if clear at every kernel entry");
+	report_eq(run_in_user(user_exceptions, 1000), 1000,
+		  "1000 exceptions from user mode, each back exactly");
 }
 
 int main(uint32_t magic, struct multiboot_info *mbi)
