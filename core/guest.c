@@ -263,10 +263,12 @@ void guest_resume_failed(uint32_t vector, uint32_t error)
 
 void guest_deliver(struct vcpu *v, struct event ev)
 {
+	int from_user = v->vpl == VPL_USER;
 	if (deliver_event(v, ev))
 		guest_die(v, "triple fault while delivering %s (vector %u)",
 			  vector_name(ev.vector), ev.vector);
-	v->arm_hint = ARM_AFTER;	/* its iret comes next */
+	if (from_user)
+		v->arm_hint = ARM_AFTER;	/* its iret to user mode comes next */
 }
 
 /*

@@ -127,9 +127,9 @@ static void arm(struct vcpu *v)
 		return;
 	uint32_t key[CONTEXT_WORDS];
 	context_of(v, key);
-	uint32_t differ = !context_valid;
-	for (unsigned i = 0; i < CONTEXT_WORDS; i++)
-		differ |= key[i] ^ context[i];
+	int differ = !context_valid;
+	for (unsigned i = 0; i < CONTEXT_WORDS && !differ; i++)
+		differ = key[i] != context[i];
 	if (differ) {
 		for (unsigned i = 0; i < CONTEXT_WORDS; i++)
 			context[i] = key[i];
@@ -148,7 +148,7 @@ static void arm(struct vcpu *v)
 	fastcall.armed = 1;
 }
 
-void fastcall_resume(struct vcpu *v, unsigned hint)
+void fastcall_resume_hinted(struct vcpu *v, unsigned hint)
 {
 	if (hint == ARM_AFTER) {
 		arm(v);

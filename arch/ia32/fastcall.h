@@ -95,7 +95,12 @@ struct fastcall {
 void fastcall_init(void);
 /* At the end of every general exit: arm (ARM_AFTER), keep as it was
  * before the exit (ARM_KEEP), or leave off (0). */
-void fastcall_resume(struct vcpu *v, unsigned hint);
+void fastcall_resume_hinted(struct vcpu *v, unsigned hint);
+static inline void fastcall_resume(struct vcpu *v, unsigned hint)
+{
+	if (hint)		/* most exits: nothing to do */
+		fastcall_resume_hinted(v, hint);
+}
 /* fastcall_sync is core/arch.h's arch_guest_catch_up. */
 
 #endif

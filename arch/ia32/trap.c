@@ -51,8 +51,10 @@ void trap(struct trapframe *tf)
 		/* After a system call the general way or a delivery into the
 		 * kernel (whose iret comes next), the next system calls and
 		 * iret may take the short way (fastcall.h). */
-		fastcall_resume(v, v->arm_hint);
-		v->arm_hint = 0;
+		if (v->arm_hint) {
+			fastcall_resume(v, v->arm_hint);
+			v->arm_hint = 0;
+		}
 		return;
 	}
 
