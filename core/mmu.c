@@ -122,7 +122,8 @@ void mmu_load_cr3(struct vcpu *v)
 		v->store_page_va = 0;
 	uint32_t before[MAX_PROTECTED_PAGES];
 	unsigned nbefore = v->nprotected;
-	memcpy(before, v->protected_pages, sizeof(before));
+	for (unsigned i = 0; i < nbefore; i++)	/* (a GDT: a page or two) */
+		before[i] = v->protected_pages[i];
 	/* What a CR3 load does to a TLB first, so that the tables' pages
 	 * are then found through the new address space; the pages dropped
 	 * are remembered for the next return to the space left. */
@@ -135,8 +136,10 @@ void mmu_load_cr3(struct vcpu *v)
 	find_table_pages(v);
 	/* Global entries survive a CR3 load, unless the descriptor-table
 	 * pages moved: one kept may then map a table page writable. */
-	if (nbefore == v->nprotected &&
-	    memcmp(before, v->protected_pages, nbefore * sizeof(*before)) == 0) {
+	int moved = nbefore != v->nprotected;
+	for (unsigned i = 0; i < nbefore && !moved; i++)
+		moved = before[i] != v->protected_pages[i];
+	if (!moved) {
 		arch_guest_tlb_flush(v);
 	} else {
 		mmu_flush(v);
