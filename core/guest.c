@@ -559,6 +559,18 @@ struct vcpu *guest_exit(struct trapframe *tf)
 			return finish_fast_exit(v);
 		}
 		guest_fault = filled < 0;
+		/* The guest's own page fault (a page it has not mapped yet,
+		 * copy-on-write): reflected at once, with what the rest of
+		 * this exit would do around it, when the interrupt flag is
+		 * the paravirtual one (no step or sti shadow, checked above). */
+		if (guest_fault && v->pv_irq_word) {
+			v->vif = v->pv_irq_word[0] != 0;
+			mmu_reflect_fault(v, va, guest_error);
+			deliver_pending(v);
+			pv_irq_sync_out(v);
+			exitstats_add(XR_PF_GUEST, arch_read_tsc() - began);
+			return finish_fast_exit(v);
+		}
 	}
 	/* CR2 first: the VMM's own copies through the shadow (vmem) may
 	 * fault and be retried the slow way, which changes it. */

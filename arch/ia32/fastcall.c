@@ -127,9 +127,10 @@ static void arm(struct vcpu *v)
 		return;
 	uint32_t key[CONTEXT_WORDS];
 	context_of(v, key);
-	int differ = !context_valid;
-	for (unsigned i = 0; i < CONTEXT_WORDS && !differ; i++)
-		differ = key[i] != context[i];
+	uint32_t differ = !context_valid;
+#pragma GCC unroll 32
+	for (unsigned i = 0; i < CONTEXT_WORDS; i++)
+		differ |= key[i] ^ context[i];
 	if (differ) {
 		for (unsigned i = 0; i < CONTEXT_WORDS; i++)
 			context[i] = key[i];
