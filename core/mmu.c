@@ -91,6 +91,7 @@ static unsigned map_working_set(struct vcpu *v)
 	const uint32_t *pages = workingset_take(&v->workingset, v->cr3, &count);
 	struct paging_mode mode = vmem_paging_mode(v);
 	uint32_t pde_slot = ~0u, pde = 0;
+	const uint32_t *table = 0;	/* the guest's page table for pde_slot */
 	for (unsigned i = 0; i < count; i++) {
 		uint32_t va = pages[i] & ~(PAGE - 1);
 		unsigned which = pages[i] & 1;
@@ -98,13 +99,16 @@ static unsigned map_working_set(struct vcpu *v)
 			pde_slot = va >> 22;
 			const uint32_t *entry = gmem_word(&v->mem, (mode.cr3 & ~(PAGE - 1)) + pde_slot * 4);
 			pde = entry ? *entry : 0;
+			/* A page's worth through one window (gmem_word's map):
+			 * nothing below maps another before the slot changes. */
+			table = (pde & 1) ? gmem_word(&v->mem, pde & ~(PAGE - 1)) : 0;
 		}
-		if (!(pde & 1))		/* not present: no table to read */
+		if (!table)		/* not present, or outside RAM */
 			continue;
-		const uint32_t *entry = gmem_word(&v->mem, (pde & ~(PAGE - 1)) + ((va >> 12) & 1023) * 4);
+		const uint32_t *entry = &table[(va >> 12) & 1023];
 		uint32_t frame;
 		int writable;
-		if (!entry || !walk_mapped_without_fault(&mode, pde, *entry,
+		if (!walk_mapped_without_fault(&mode, pde, *entry,
 							 which == SHADOW_USER ? ACCESS_USER : 0,
 							 &frame, &writable) ||
 		    !gmem_contains(&v->mem, frame, PAGE) || vcpu_table_page(v, frame))

@@ -218,13 +218,20 @@ static void empty_nonglobal(struct shadow *s, unsigned which, unsigned slot,
  */
 static void empty_listed(struct shadow *s, struct shadow_dropped *dropped)
 {
+	uint32_t *pd[2] = { directory(s, 0), directory(s, 1) };
+	uint32_t table_of = ~0u;	/* (slot << 1 | which) of table */
+	uint32_t *table = 0;
 	for (unsigned n = 0; n < s->nfilled; n++) {
 		uint32_t page = s->filled[n];
 		unsigned which = page & 1, slot = page >> 22;
-		uint32_t pde = directory(s, which)[slot];
+		uint32_t pde = pd[which][slot];
 		if (!(pde & PTE_P))
 			continue;	/* dropped whole by invlpg (4 MiB) */
-		uint32_t *pte = &s->ops->table(pde & FRAME)[(page >> 12) & 1023];
+		if ((slot << 1 | which) != table_of) {	/* the list runs by table */
+			table_of = slot << 1 | which;
+			table = s->ops->table(pde & FRAME);
+		}
+		uint32_t *pte = &table[(page >> 12) & 1023];
 		if (!*pte || (*pte & PTE_SHADOW_GLOBAL))
 			continue;
 		if (dropped)
