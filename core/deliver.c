@@ -91,16 +91,16 @@ static int read_ring0_stack(struct vcpu *v, const struct event *ev,
 			    uint16_t *ss, uint32_t *esp, uint64_t *ss_raw,
 			    struct event *err)
 {
-	uint32_t esp0, ss0;
+	uint32_t stack0[2];	/* the TSS's ESP0 and SS0, side by side */
 	if (v->tr_limit < 11) {
 		*err = fault(VEC_TS, selector_error(ev, v->tr));
 		return -1;
 	}
-	if (vmem_read_sys(v, v->tr_base + 4, &esp0, 4) ||
-	    vmem_read_sys(v, v->tr_base + 8, &ss0, 4)) {
+	if (vmem_read_sys(v, v->tr_base + 4, stack0, 8)) {
 		*err = emulate_memory_fault(v, fault(VEC_TS, selector_error(ev, v->tr)));
 		return -1;
 	}
+	uint32_t esp0 = stack0[0], ss0 = stack0[1];
 	uint64_t raw;
 	struct segment s;
 	if (ring_descriptor(v, &v->handler_stack, (uint16_t)ss0, &raw, &s)) {

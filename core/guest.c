@@ -549,7 +549,8 @@ struct vcpu *guest_exit(struct trapframe *tf)
 	if (vector == VEC_PF && !trace_exits && !v->step_reasons && !v->sti_shadow) {
 		uint64_t began = arch_read_tsc();
 		uint32_t va = arch_fault_address();
-		if (mmu_fast_table_store(v, va)) {
+		if (v->store_page_va && (va & ~0xfffu) == v->store_page_va &&
+		    mmu_fast_table_store(v, va)) {
 			exitstats_add(XR_PF_PROTECTED, arch_read_tsc() - began);
 			return finish_fast_exit(v);
 		}

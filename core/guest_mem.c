@@ -53,10 +53,3 @@ int gmem_fill(const struct guest_mem *gm, uint32_t gpa, uint8_t value,
 	return copy(gm, gpa, NULL, value, len, FILL);
 }
 
-uint32_t *gmem_word(const struct guest_mem *gm, uint32_t gpa)
-{
-	if ((gpa & 3) || !gmem_contains(gm, gpa, 4))
-		return 0;
-	uint32_t reach;		/* an aligned word never crosses a page */
-	return (uint32_t *)(void *)gm->map(gm->host_base + gpa, &reach);
-}

@@ -39,6 +39,12 @@ int gmem_fill(const struct guest_mem *gm, uint32_t gpa, uint8_t value,
 /* The aligned 32-bit word at gpa (a page-table entry), through the map:
  * valid until the map's next call.  NULL if gpa is misaligned or not in
  * guest RAM. */
-uint32_t *gmem_word(const struct guest_mem *gm, uint32_t gpa);
+static inline uint32_t *gmem_word(const struct guest_mem *gm, uint32_t gpa)
+{
+	if ((gpa & 3) || gpa > gm->size || gm->size - gpa < 4)
+		return 0;
+	uint32_t reach;		/* an aligned word never crosses a page */
+	return (uint32_t *)(void *)gm->map(gm->host_base + gpa, &reach);
+}
 
 #endif

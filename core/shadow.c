@@ -26,7 +26,7 @@ static void mark_slot(uint32_t *bits, unsigned slot, int on)
 
 static uint32_t *directory(const struct shadow *s, unsigned which)
 {
-	return s->ops->table(s->pd[which]);
+	return s->dir[which];
 }
 
 int shadow_init(struct shadow *s, const struct shadow_ops *ops)
@@ -42,6 +42,7 @@ int shadow_init(struct shadow *s, const struct shadow_ops *ops)
 		s->pd[which] = ops->alloc_table();
 		if (!s->pd[which])
 			return -1;
+		s->dir[which] = ops->table(s->pd[which]);
 		ops->init_directory(directory(s, which));
 	}
 	return 0;

@@ -55,6 +55,7 @@ struct shadow_ops {
 struct shadow {
 	const struct shadow_ops *ops;
 	uint32_t pd[2];			/* frames of the two page directories */
+	uint32_t *dir[2];		/* ... and their entries (ops->table) */
 	/* PDE slots whose shadow page table holds pieces of a 4 MiB guest
 	 * page: invlpg of any address in it must drop them all. */
 	uint32_t large[SHADOW_GUEST_PDES / 32 + 1];
