@@ -399,9 +399,14 @@ static uint32_t usable_in_view(unsigned view, uint32_t sel)
 		raw = cpu_gdt_view_entry(view, index);
 	else
 		return 0;		/* entries 32 and up are the VMM's */
-	struct segment s = segment_decode(raw);
-	int readable = !segment_is_code(&s) || (s.type & SEG_TYPE_READABLE);
-	if (!s.present || !s.s || !readable || s.dpl != 3)
+	/* The access byte alone (SDM Vol. 3A §3.4.5): present, DPL 3, a code
+	 * or data segment, and readable if code.  (Checked on every resume
+	 * after a descriptor changed: Linux's TLS entries, at every switch
+	 * between processes with different ones.) */
+	uint32_t access = (uint32_t)(raw >> 40) & 0xff;
+	uint32_t type = access & 0xf;
+	int readable = !(type & SEG_TYPE_CODE) || (type & SEG_TYPE_READABLE);
+	if ((access & 0xf0) != 0xf0 || !readable)	/* P, DPL 3, S */
 		return 0;
 	return sel;
 }
