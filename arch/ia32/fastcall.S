@@ -119,6 +119,8 @@ fastcall_read_insn:
 from_kernel:
 	cmpb $0xcf, %dl
 	je iret_to_user
+	cmpw $0x200f, %dx
+	je read_cr2
 	/* "sti; sysexit" (fb 0f 35) in the kernel: to user mode at EDX on
 	 * ECX, IF set. */
 	andl $0xffffff, %edx
@@ -204,7 +206,8 @@ fastcall_frame_read_end:
 	movl $(FC_XR_IRET * FC_XR_SIZE), %ecx
 
 count:	/* one exit of the reason at offset ECX, and its ticks */
-	addl $1, FC(EXITS)
+	addl $1, FC(MOVES)
+count_only:
 	rdtsc
 	subl F_TSC(%esp), %eax
 	addl %eax, %ss:exitstats_since_boot + 8(%ecx)
@@ -218,6 +221,45 @@ count:	/* one exit of the reason at offset ECX, and its ticks */
 	addl $4, %esp		/* the error code */
 	iretl
 
+read_cr2:
+	/* mov %cr2, %reg (0f 20 /r, mod 3, reg 2) in the kernel, the page
+	 * fault handler's first act: the register gets the CR2 the last
+	 * delivery set.  Not to ESP. */
+	cmpl $0, F_ERROR(%esp)
+	jne decline
+	shrl $16, %edx
+	movl %edx, %eax
+	andl $0xf8, %eax
+	cmpl $0xd0, %eax
+	jne decline
+	andl $7, %edx
+	movl FC(CR2), %eax
+	jmp *%ss:cr2_to_register(, %edx, 4)
+cr2_to_eax:
+	movl %eax, F_EAX(%esp)
+	jmp cr2_done
+cr2_to_ecx:
+	movl %eax, F_ECX(%esp)
+	jmp cr2_done
+cr2_to_edx:
+	movl %eax, F_EDX(%esp)
+	jmp cr2_done
+cr2_to_ebx:
+	movl %eax, %ebx
+	jmp cr2_done
+cr2_to_ebp:
+	movl %eax, %ebp
+	jmp cr2_done
+cr2_to_esi:
+	movl %eax, %esi
+	jmp cr2_done
+cr2_to_edi:
+	movl %eax, %edi
+cr2_done:
+	addl $3, F_EIP(%esp)
+	movl $(FC_XR_CR * FC_XR_SIZE), %ecx
+	jmp count_only
+
 fastcall_read_failed:
 decline:
 	addl $4, %esp
@@ -227,3 +269,9 @@ decline:
 general:
 	pushl $13
 	jmp trap_common
+
+	.section .rodata
+	.align 4
+cr2_to_register:	/* by ModRM's r/m: EAX ECX EDX EBX ESP EBP ESI EDI */
+	.long cr2_to_eax, cr2_to_ecx, cr2_to_edx, cr2_to_ebx
+	.long decline, cr2_to_ebp, cr2_to_esi, cr2_to_edi

@@ -34,9 +34,10 @@ _Static_assert(offsetof(struct fastcall, sysexit_ss) == FC_SYSEXIT_SS, "fastcall
 _Static_assert(offsetof(struct fastcall, user_cs) == FC_USER_CS, "fastcall.S");
 _Static_assert(offsetof(struct fastcall, user_ss) == FC_USER_SS, "fastcall.S");
 _Static_assert(offsetof(struct fastcall, user_vif) == FC_USER_VIF, "fastcall.S");
-_Static_assert(offsetof(struct fastcall, exits) == FC_EXITS, "fastcall.S");
+_Static_assert(offsetof(struct fastcall, moves) == FC_MOVES, "fastcall.S");
+_Static_assert(offsetof(struct fastcall, cr2) == FC_CR2, "fastcall.S");
 _Static_assert(XR_GP_STI == FC_XR_STI && XR_GP_SYSENTER == FC_XR_SYSENTER &&
-	       XR_GP_IRET == FC_XR_IRET, "fastcall.S");
+	       XR_GP_IRET == FC_XR_IRET && XR_GP_CR == FC_XR_CR, "fastcall.S");
 _Static_assert(EFLAGS_GUEST == 0x00244fd5u, "fastcall.S's EFLAGS_GUEST");
 _Static_assert(sizeof(struct exitstats_reason) == FC_XR_SIZE, "fastcall.S");
 
@@ -139,8 +140,9 @@ static void arm(struct vcpu *v)
 	}
 	if (!context_armable)
 		return;
-	fastcall.exits = 0;
+	fastcall.moves = 0;
 	fastcall.kernel = v->vpl == VPL_KERNEL;
+	fastcall.cr2 = v->cr2;
 	fastcall.enter_eip = v->sysenter_eip;
 	fastcall.enter_esp = v->sysenter_esp;
 	fastcall.pd_kernel = v->shadow.pd[SHADOW_KERNEL];
@@ -156,7 +158,8 @@ void fastcall_resume_hinted(struct vcpu *v, unsigned hint)
 	} else if (hint == ARM_KEEP && armed_before) {
 		fastcall.armed = 1;	/* in the ring the exit found it */
 		fastcall.kernel = v->vpl == VPL_KERNEL;
-		fastcall.exits = 0;
+		fastcall.cr2 = v->cr2;
+		fastcall.moves = 0;
 	}
 }
 
@@ -166,7 +169,7 @@ void arch_guest_catch_up(struct vcpu *v)
 	if (!fastcall.armed)
 		return;
 	fastcall.armed = 0;
-	if (fastcall.exits)
+	if (fastcall.moves)
 		guest_system_calls_bypassed(v, (int)fastcall.kernel, (uint16_t)fastcall.user_cs,
 					    (uint16_t)fastcall.user_ss, (int)fastcall.user_vif);
 }

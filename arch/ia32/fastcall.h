@@ -9,9 +9,10 @@
  * instructions: more than the guest's own system call.  The kernel's iret
  * back to user mode after an exception or interrupt (#GP: the guest's code
  * descriptors are mirrored DPL 0) is the same kind of exit
- * (ring_fast_iret_to_user).  fastcall.S takes all three in the #GP vector
- * itself, ~50-70 instructions each, while the state it needs is armed
- * here:
+ * (ring_fast_iret_to_user); and so is the page-fault handler's read of
+ * CR2 (#GP: mov from a control register).  fastcall.S takes all four in
+ * the #GP vector itself, ~40-70 instructions each, while the state it
+ * needs is armed here:
  *
  *   fastcall_arm()   at the end of every general exit, when the core says
  *                    the calls may bypass it (guest_system_calls_may_bypass)
@@ -60,11 +61,13 @@
 #define FC_USER_CS      108	/* written by fastcall.S: how it last */
 #define FC_USER_SS      112	/* entered user mode */
 #define FC_USER_VIF     116
-#define FC_EXITS        120	/* exits it took since armed */
+#define FC_MOVES        120	/* ring changes it made since armed */
+#define FC_CR2          124	/* the guest's CR2, for its reads */
 /* The exit statistics' reasons it counts under (core/exitstats.h), and the
  * size of a reason's counters there. */
 #define FC_XR_STI       6
 #define FC_XR_IRET      8
+#define FC_XR_CR        15
 #define FC_XR_SYSENTER  10
 #define FC_XR_SIZE      16
 
@@ -89,7 +92,8 @@ struct fastcall {
 	uint32_t iret_cs, iret_ss, iret_limit;	/* ~0: none */
 	uint32_t sysexit_cs, sysexit_ss;
 	uint32_t user_cs, user_ss, user_vif;
-	uint32_t exits;
+	uint32_t moves;
+	uint32_t cr2;
 };
 
 void fastcall_init(void);
