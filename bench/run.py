@@ -9,15 +9,20 @@ Boots the guest Linux with rv.run=/bench/guest-run.sh, which runs rvbench
 
   icount  QEMU's -icount shift=0,sleep=off: guest time is instructions
           executed.  Nearly deterministic, but not quite: where the timer
-          interrupts land decides, after a fork, whether parent or child
-          runs first, and the fork tests then differ by up to 20%; so the
-          median of --icount-runs runs each (default 3).  The tracked
-          figure, against the targets.
+          interrupts land changes the guest kernel's own history, and with
+          it the cost of its SLOB allocator (tinyconfig), whose page walks
+          make a fork+exit cost 183k instructions in one run and 219k in
+          the next under the VMM, the VMM's own share identical (the
+          profiler: the 36k are slob_page_alloc).  So, as lmbench does, the
+          minimum of --icount-runs runs each (default 3): the run where
+          the guest did least of its own work, natively and under the VMM.
+          The tracked figure, against the targets.
   wall    the ordinary clock; the median of --runs runs each (default 3).
 
 Results go to build/bench/: results.txt (the table), results.csv,
 ratios.png (bar chart of VMM/native), profile.txt (the VMM's exits per test
-and reason, with its ticks, from the last icount run).  Never part of make test.
+and reason, with its ticks, from the icount run that gave most of the
+figures).  Never part of make test.
 """
 
 import argparse
@@ -116,16 +121,20 @@ def profiles(vmm_output):
     return found
 
 
-def median_runs(native, icount, runs, progress):
-    samples = {}
-    last_out = ""
+def repeated_runs(native, icount, runs, progress, pick):
+    """Each test's figure over runs boots: pick (min or median) of them;
+    and the output of the boot that gave the most picks (its profile)."""
+    samples, outs = {}, []
     for i in range(runs):
         progress(f"{'icount' if icount else 'wall'} {'native' if native else 'VMM'} "
                  f"run {i + 1}/{runs}")
-        results, last_out = boot(native, icount)
+        results, out = boot(native, icount)
+        outs.append((results, out))
         for name, ticks in results.items():
             samples.setdefault(name, []).append(ticks)
-    return {n: statistics.median(v) for n, v in samples.items()}, last_out
+    picked = {n: pick(v) for n, v in samples.items()}
+    best = max(outs, key=lambda ro: sum(ro[0].get(n) == t for n, t in picked.items()))
+    return picked, best[1]
 
 
 def ratio(a, b):
@@ -166,7 +175,7 @@ def main():
     p.add_argument("--runs", type=int, default=3,
                    help="wall-clock runs of each machine (median; default 3)")
     p.add_argument("--icount-runs", type=int, default=3,
-                   help="icount runs of each machine (median; default 3)")
+                   help="icount runs of each machine (minimum; default 3)")
     opts = p.parse_args()
     if opts.runs < 1 or opts.icount_runs < 1:
         sys.exit("bench: --runs and --icount-runs must be at least 1")
@@ -176,10 +185,10 @@ def main():
     def progress(what):
         print(f"bench: {what} ({time.time() - start:.0f} s)", flush=True)
 
-    icount_native, _ = median_runs(True, True, opts.icount_runs, progress)
-    icount_vmm, vmm_out = median_runs(False, True, opts.icount_runs, progress)
-    wall_native, _ = median_runs(True, False, opts.runs, progress)
-    wall_vmm, _ = median_runs(False, False, opts.runs, progress)
+    icount_native, _ = repeated_runs(True, True, opts.icount_runs, progress, min)
+    icount_vmm, vmm_out = repeated_runs(False, True, opts.icount_runs, progress, min)
+    wall_native, _ = repeated_runs(True, False, opts.runs, progress, statistics.median)
+    wall_vmm, _ = repeated_runs(False, False, opts.runs, progress, statistics.median)
     prof = profiles(vmm_out)
 
     rows = []
@@ -202,7 +211,7 @@ def main():
     header = (f"{'test':<16} {'native':>12} {'VMM':>12} {'ratio':>7} {'target':>7} "
               f"{'Xen PV':>7} | {'wall native':>12} {'wall VMM':>12} {'ratio':>7}")
     lines = ["ringvisor benchmarks: TSC ticks per operation, VMM/native ratios",
-             f"icount: -icount shift=0,sleep=off, median of {opts.icount_runs}; "
+             f"icount: -icount shift=0,sleep=off, minimum of {opts.icount_runs}; "
              f"wall: median of {opts.runs}; "
              f"guest patch: {patch_lines} changed lines", "", header, "-" * len(header)]
     def times(x):
