@@ -29,7 +29,7 @@ static void snapshot_control_registers(struct cpu_snapshot *s)
 
 static uint32_t *waiting_pending;
 extern char trap_return[], trap_return_end[];
-extern char guest_copy_insn[], guest_copy_failed[];
+extern char guest_copy_insn[], guest_copy_insn4[], guest_copy_failed[];
 extern char fastcall_read_insn[], fastcall_read_failed[];
 extern char fastcall_frame_read[], fastcall_frame_read_end[];
 
@@ -70,7 +70,7 @@ void trap(struct trapframe *tf)
 		guest_entered_v86(tf);
 	/* A read of guest memory the shadow does not map (guestcopy.S). */
 	if ((tf->cs & 3) == 0 && tf->vector == VEC_PF &&
-	    tf->eip == (uint32_t)guest_copy_insn) {
+	    (tf->eip == (uint32_t)guest_copy_insn || tf->eip == (uint32_t)guest_copy_insn4)) {
 		tf->eip = (uint32_t)guest_copy_failed;
 		return;
 	}
