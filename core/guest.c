@@ -495,10 +495,14 @@ static int fast_gp(struct vcpu *v, struct trapframe *tf)
 	    v->vpl == VPL_KERNEL) {
 		/* mov reg, %cr3: a context switch (as emulate_mov_cr) */
 		v->cr3 = *vcpu_reg(tf, insn[2] & 7);
-		if (vmem_paging_on(v))
-			mmu_load_cr3(v);
+		int moved = vmem_paging_on(v) && mmu_load_cr3(v);
 		tf->eip += 3;
 		exitstats_add(XR_GP_CR, arch_read_tsc() - began);
+		/* The short path stays armed if the descriptor tables did not
+		 * move: nothing it depends on changed (a context switch in the
+		 * middle of a system call; its sysexit comes next). */
+		if (!moved)
+			v->arm_hint = ARM_KEEP;
 		return 1;
 	}
 	v->vif = v->pv_irq_word[0] != 0;	/* the guest's, as it left it */

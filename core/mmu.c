@@ -120,7 +120,7 @@ static unsigned map_working_set(struct vcpu *v)
 	return mapped;
 }
 
-void mmu_load_cr3(struct vcpu *v)
+int mmu_load_cr3(struct vcpu *v)
 {
 	if (!v->store_page_global)	/* a TLB entry: global ones stay */
 		v->store_page_va = 0;
@@ -152,6 +152,7 @@ void mmu_load_cr3(struct vcpu *v)
 		ring_mirror_tables(v);
 	}
 	exitstats_working_set_mapped(map_working_set(v));
+	return moved;
 }
 
 void mmu_protected_write_done(struct vcpu *v, uint32_t va)

@@ -33,8 +33,9 @@ void mmu_flush(struct vcpu *v);
 
 /* The guest loaded CR3: a new address space.  Drop every shadow
  * translation but the global ones, as the TLB does, and find the
- * descriptor-table pages in it. */
-void mmu_load_cr3(struct vcpu *v);
+ * descriptor-table pages in it.  Returns 1 if those moved (the tables
+ * were mirrored again), else 0. */
+int mmu_load_cr3(struct vcpu *v);
 
 /* Drop the translation of va (invlpg). */
 void mmu_invalidate(struct vcpu *v, uint32_t va);

@@ -155,7 +155,7 @@ void fastcall_resume_hinted(struct vcpu *v, unsigned hint)
 {
 	if (hint == ARM_AFTER) {
 		arm(v);
-	} else if (hint == ARM_KEEP && armed_before) {
+	} else if (hint == ARM_KEEP && armed_before && guest_system_calls_may_bypass(v)) {
 		fastcall.armed = 1;	/* in the ring the exit found it */
 		fastcall.kernel = v->vpl == VPL_KERNEL;
 		fastcall.cr2 = v->cr2;
