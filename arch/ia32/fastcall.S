@@ -138,18 +138,13 @@ from_kernel:
 	andl $~(EFLAGS_VM | EFLAGS_IOPL | EFLAGS_NT), %eax
 	orl $(EFLAGS_IF | EFLAGS_RESERVED1), %eax
 	movl %eax, F_EFLAGS(%esp)
-	movl FC(PV_WORD), %eax
-	movl $1, %ss:(%eax)
-	movl $0, %ss:4(%eax)
-	movl $1, FC(USER_VIF)
 	movl FC(SYSEXIT_CS), %eax
 	movl %eax, FC(USER_CS)
 	movl FC(SYSEXIT_SS), %eax
 	movl %eax, FC(USER_SS)
-	movl $0, FC(KERNEL)
-	switch_ring FC_IOMAP_USER, FC_PD_USER, FC_GDT_USER
-	movl $(FC_XR_STI * FC_XR_SIZE), %ecx
-	jmp count
+	movl $1, %eax
+	movl $(FC_XR_STI * FC_XR_SIZE), %edx
+	jmp to_user
 
 iret_to_user:
 	/* iret (cf) in the kernel, back to user mode with the code and stack
@@ -181,15 +176,9 @@ fastcall_frame_read:
 fastcall_frame_read_end:
 	movl %ecx, F_EIP(%esp)
 	movl %eax, F_ESP(%esp)
-	/* The kernel's iret sets IF from the frame (ring.c, load_eflags):
-	 * into the PV word; the guest's other flags from the frame too. */
-	movl %edx, %eax
-	shrl $9, %eax
-	andl $1, %eax
-	movl %eax, FC(USER_VIF)
-	movl FC(PV_WORD), %ecx
-	movl %eax, %ss:(%ecx)
-	movl $0, %ss:4(%ecx)
+	/* The guest's flags from the frame (ring.c, load_eflags), as
+	 * resumed; IF, the kernel's to set from it, into the PV word. */
+	movl %edx, %ecx
 	andl $EFLAGS_GUEST, %edx
 	movl F_EFLAGS(%esp), %eax
 	andl $~EFLAGS_GUEST, %eax
@@ -201,9 +190,21 @@ fastcall_frame_read_end:
 	movl %eax, FC(USER_CS)
 	movl FC(IRET_SS), %eax
 	movl %eax, FC(USER_SS)
+	movl %ecx, %eax
+	shrl $9, %eax
+	andl $1, %eax
+	movl $(FC_XR_IRET * FC_XR_SIZE), %edx
+
+to_user:
+	/* Into user mode, both ways: EAX the virtual IF, EDX the exit's
+	 * reason; CS and SS noted above for the vCPU's catching up. */
+	movl %eax, FC(USER_VIF)
+	movl FC(PV_WORD), %ecx
+	movl %eax, %ss:(%ecx)
+	movl $0, %ss:4(%ecx)		/* pending: none when armed */
 	movl $0, FC(KERNEL)
 	switch_ring FC_IOMAP_USER, FC_PD_USER, FC_GDT_USER
-	movl $(FC_XR_IRET * FC_XR_SIZE), %ecx
+	movl %edx, %ecx
 
 count:	/* one exit of the reason at offset ECX, and its ticks */
 	addl $1, FC(MOVES)

@@ -121,6 +121,12 @@ static uint32_t user_sysexit(uint32_t arg)
 	return 0;
 }
 
+static void read_segments(uint16_t seg[4])
+{
+	__asm__ volatile("movw %%ds, %0; movw %%es, %1; movw %%fs, %2; movw %%gs, %3"
+			 : "=m"(seg[0]), "=m"(seg[1]), "=m"(seg[2]), "=m"(seg[3]));
+}
+
 /*
  * Round trips as Linux makes them, a thousand, with nothing else between
  * them.  Under ringvisor the paravirtual interrupt flag is registered
@@ -136,8 +142,7 @@ static uint32_t round_trips(uint32_t count)
 	for (uint32_t i = 0; i < count; i++) {
 		uint32_t result, esp0, esp1, ebx = 0x1234 + i;
 		uint16_t seg0[4], seg1[4];
-		__asm__ volatile("movw %%ds, %0; movw %%es, %1; movw %%fs, %2; movw %%gs, %3"
-				 : "=m"(seg0[0]), "=m"(seg0[1]), "=m"(seg0[2]), "=m"(seg0[3]));
+		read_segments(seg0);
 		__asm__ volatile("movl %%esp, %%ecx\n\t"
 				 "movl %%ecx, %%esi\n\t"
 				 "movl $1f, %%edx\n\t"
@@ -145,8 +150,7 @@ static uint32_t round_trips(uint32_t count)
 				 "1: movl %%esp, %%edi"
 				 : "=a"(result), "=&S"(esp0), "=&D"(esp1), "+b"(ebx)
 				 : "a"(PLAIN | i) : "ecx", "edx", "memory", "cc");
-		__asm__ volatile("movw %%ds, %0; movw %%es, %1; movw %%fs, %2; movw %%gs, %3"
-				 : "=m"(seg1[0]), "=m"(seg1[1]), "=m"(seg1[2]), "=m"(seg1[3]));
+		read_segments(seg1);
 		good += result == (uint32_t)(i * 2) && esp0 == esp1 && ebx == 0x1234 + i &&
 			(read_eflags() & EFLAGS_IF) &&
 			memcmp(seg0, seg1, sizeof(seg0)) == 0;
@@ -165,8 +169,7 @@ static uint32_t user_exceptions(uint32_t count)
 	for (uint32_t i = 0; i < count; i++) {
 		uint32_t ebx = 0x1111 + i, esi = 0x2222 + i, edi = 0x3333 + i, flags0, flags1;
 		uint16_t seg0[4], seg1[4];
-		__asm__ volatile("movw %%ds, %0; movw %%es, %1; movw %%fs, %2; movw %%gs, %3"
-				 : "=m"(seg0[0]), "=m"(seg0[1]), "=m"(seg0[2]), "=m"(seg0[3]));
+		read_segments(seg0);
 		__asm__ volatile("std\n\t"
 				 "stc\n\t"
 				 "pushfl\n\t"
@@ -178,8 +181,7 @@ static uint32_t user_exceptions(uint32_t count)
 				 "cld"
 				 : "+b"(ebx), "+S"(esi), "+D"(edi), "=&r"(flags0), "=&r"(flags1)
 				 : : "memory", "cc");
-		__asm__ volatile("movw %%ds, %0; movw %%es, %1; movw %%fs, %2; movw %%gs, %3"
-				 : "=m"(seg1[0]), "=m"(seg1[1]), "=m"(seg1[2]), "=m"(seg1[3]));
+		read_segments(seg1);
 		good += ebx == 0x1111 + i && esi == 0x2222 + i && edi == 0x3333 + i &&
 			flags1 == flags0 && (flags1 & EFLAGS_IF) &&
 			memcmp(seg0, seg1, sizeof(seg0)) == 0 && ex_last.vector == 6;
