@@ -43,6 +43,8 @@ int shadow_init(struct shadow *s, const struct shadow_ops *ops)
 		if (!s->pd[which])
 			return -1;
 		s->dir[which] = ops->table(s->pd[which]);
+		for (unsigned slot = 0; slot < SHADOW_GUEST_PDES; slot++)
+			s->tables[which][slot] = 0;
 		ops->init_directory(directory(s, which));
 	}
 	return 0;
@@ -82,6 +84,7 @@ static int map_entry(struct shadow *s, unsigned which, uint32_t va, uint32_t hos
 			return -1;
 		/* The PDE allows everything; the PTE decides. */
 		pd[slot] = pt | PTE_P | PTE_W | PTE_U;
+		s->tables[which][slot] = s->ops->table(pt);
 		s->first[which][slot] = 1023;
 		s->last[which][slot] = 0;
 	}
@@ -92,7 +95,7 @@ static int map_entry(struct shadow *s, unsigned which, uint32_t va, uint32_t hos
 		s->nonglobal_words[which] |= 1u << (slot / 32);
 	if (from_large)
 		s->any_large = 1;
-	uint32_t *pt = s->ops->table(pd[slot] & FRAME);
+	uint32_t *pt = s->tables[which][slot];
 	unsigned i = (va >> 12) & 1023;
 	pt[i] = (host_pa & FRAME) | PTE_P | PTE_U |
 		(writable ? PTE_W : 0) | (global ? PTE_SHADOW_GLOBAL : 0) | extra;
@@ -114,6 +117,7 @@ static void drop_table(struct shadow *s, unsigned which, unsigned slot)
 	if (pd[slot] & PTE_P) {
 		s->ops->free_table(pd[slot] & FRAME);
 		pd[slot] = 0;
+		s->tables[which][slot] = 0;
 	}
 	mark_slot(s->global[which], slot, 0);
 	mark_slot(s->nonglobal[which], slot, 0);
@@ -134,7 +138,7 @@ int shadow_invalidate(struct shadow *s, uint32_t va)
 	for (unsigned which = 0; which < 2; which++) {
 		uint32_t *pd = directory(s, which);
 		if (pd[slot] & PTE_P)
-			s->ops->table(pd[slot] & FRAME)[(va >> 12) & 1023] = 0;
+			s->tables[which][slot][(va >> 12) & 1023] = 0;
 	}
 	return 0;
 }
@@ -196,8 +200,7 @@ static void forget_range(struct shadow *s, unsigned which, unsigned slot)
 static void empty_nonglobal(struct shadow *s, unsigned which, unsigned slot,
 			    struct shadow_dropped *dropped)
 {
-	uint32_t pde = directory(s, which)[slot];
-	uint32_t *pt = s->ops->table(pde & FRAME);
+	uint32_t *pt = s->tables[which][slot];
 	unsigned first = s->first[which][slot], last = s->last[which][slot];
 	/* Global entries may lie among them (the kernel's direct map around
 	 * a kmap): those stay. */
@@ -230,7 +233,7 @@ static void empty_listed(struct shadow *s, struct shadow_dropped *dropped)
 			continue;	/* dropped whole by invlpg (4 MiB) */
 		if ((slot << 1 | which) != table_of) {	/* the list runs by table */
 			table_of = slot << 1 | which;
-			table = s->ops->table(pde & FRAME);
+			table = s->tables[which][slot];
 		}
 		uint32_t *pte = &table[(page >> 12) & 1023];
 		if (!*pte || (*pte & PTE_SHADOW_GLOBAL))
@@ -286,5 +289,5 @@ uint32_t shadow_lookup(const struct shadow *s, unsigned which, uint32_t va)
 		return 0;
 	if (va >> 22 >= SHADOW_GUEST_PDES)
 		return pde;		/* the VMM's own (large) mapping */
-	return s->ops->table(pde & FRAME)[(va >> 12) & 1023];
+	return s->tables[which][va >> 22][(va >> 12) & 1023];
 }

@@ -56,6 +56,9 @@ struct shadow {
 	const struct shadow_ops *ops;
 	uint32_t pd[2];			/* frames of the two page directories */
 	uint32_t *dir[2];		/* ... and their entries (ops->table) */
+	/* Each slot's page table's entries (ops->table of its frame), or
+	 * NULL: every fill, flush and invlpg reaches them. */
+	uint32_t *tables[2][SHADOW_GUEST_PDES];
 	/* PDE slots whose shadow page table holds pieces of a 4 MiB guest
 	 * page: invlpg of any address in it must drop them all. */
 	uint32_t large[SHADOW_GUEST_PDES / 32 + 1];
