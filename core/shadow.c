@@ -52,23 +52,11 @@ int shadow_init(struct shadow *s, const struct shadow_ops *ops)
 
 static void free_empty_tables(struct shadow *s);
 
-static int map_entry(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
-		     int writable, int from_large, int global, uint32_t extra);
-
-int shadow_map(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
-	       int writable, int from_large, int global)
-{
-	return map_entry(s, which, va, host_pa, writable, from_large, global, 0);
-}
-
-int shadow_map_again(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
-		     int writable)
-{
-	return map_entry(s, which, va, host_pa, writable, 0, 0, PTE_SHADOW_AGAIN);
-}
-
-static int map_entry(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
-		     int writable, int from_large, int global, uint32_t extra)
+/* The one way entries are made: inlined into both callers, which pass
+ * constants for most of it (every fill and working-set page runs it). */
+static inline __attribute__((always_inline))
+int map_entry(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
+	      int writable, int from_large, int global, uint32_t extra)
 {
 	unsigned slot = va >> 22;
 	if (slot >= SHADOW_GUEST_PDES)
@@ -110,6 +98,19 @@ static int map_entry(struct shadow *s, unsigned which, uint32_t va, uint32_t hos
 	}
 	return 0;
 }
+
+int shadow_map(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
+	       int writable, int from_large, int global)
+{
+	return map_entry(s, which, va, host_pa, writable, from_large, global, 0);
+}
+
+int shadow_map_again(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
+		     int writable)
+{
+	return map_entry(s, which, va, host_pa, writable, 0, 0, PTE_SHADOW_AGAIN);
+}
+
 
 static void drop_table(struct shadow *s, unsigned which, unsigned slot)
 {
