@@ -134,10 +134,6 @@ from_kernel:
 	movl %eax, F_EIP(%esp)
 	movl F_ECX(%esp), %eax
 	movl %eax, F_ESP(%esp)
-	movl F_EFLAGS(%esp), %eax
-	andl $~(EFLAGS_VM | EFLAGS_IOPL | EFLAGS_NT), %eax
-	orl $(EFLAGS_IF | EFLAGS_RESERVED1), %eax
-	movl %eax, F_EFLAGS(%esp)
 	movl FC(SYSEXIT_CS), %eax
 	movl %eax, FC(USER_CS)
 	movl FC(SYSEXIT_SS), %eax
@@ -180,12 +176,8 @@ fastcall_frame_read_end:
 	 * resumed; IF, the kernel's to set from it, into the PV word. */
 	movl %edx, %ecx
 	andl $EFLAGS_GUEST, %edx
-	movl F_EFLAGS(%esp), %eax
-	andl $~EFLAGS_GUEST, %eax
-	orl %edx, %eax
-	andl $~(EFLAGS_VM | EFLAGS_IOPL | EFLAGS_NT), %eax
-	orl $(EFLAGS_IF | EFLAGS_RESERVED1), %eax
-	movl %eax, F_EFLAGS(%esp)
+	andl $~EFLAGS_GUEST, F_EFLAGS(%esp)
+	orl %edx, F_EFLAGS(%esp)
 	movl FC(IRET_CS), %eax
 	movl %eax, FC(USER_CS)
 	movl FC(IRET_SS), %eax
@@ -197,7 +189,10 @@ fastcall_frame_read_end:
 
 to_user:
 	/* Into user mode, both ways: EAX the virtual IF, EDX the exit's
-	 * reason; CS and SS noted above for the vCPU's catching up. */
+	 * reason; CS and SS noted above for the vCPU's catching up.  The
+	 * real EFLAGS as arch_prepare_resume makes them. */
+	andl $~(EFLAGS_VM | EFLAGS_IOPL | EFLAGS_NT), F_EFLAGS(%esp)
+	orl $(EFLAGS_IF | EFLAGS_RESERVED1), F_EFLAGS(%esp)
 	movl %eax, FC(USER_VIF)
 	movl FC(PV_WORD), %ecx
 	movl %eax, %ss:(%ecx)
