@@ -229,6 +229,8 @@ static void empty_listed(struct shadow *s, struct shadow_dropped *dropped)
 	for (unsigned n = 0; n < s->nfilled; n++) {
 		uint32_t page = s->filled[n];
 		unsigned which = page & 1, slot = page >> 22;
+		s->first[which][slot] = 1023;	/* its range: empty after */
+		s->last[which][slot] = 0;
 		uint32_t pde = pd[which][slot];
 		if (!(pde & PTE_P))
 			continue;	/* dropped whole by invlpg (4 MiB) */
@@ -252,7 +254,7 @@ void shadow_flush_nonglobal(struct shadow *s, struct shadow_dropped *dropped)
 	int listed = s->nfilled <= SHADOW_FILLED_MAX;
 	uint32_t visited = s->nonglobal_words[0] | s->nonglobal_words[1];
 	if (listed)
-		empty_listed(s, dropped);
+		empty_listed(s, dropped);	/* every non-global entry, and range */
 	s->nfilled = 0;
 	for (unsigned which = 0; which < 2; which++) {
 		/* Only the bitmap words that may hold a slot (a summary). */
@@ -262,13 +264,14 @@ void shadow_flush_nonglobal(struct shadow *s, struct shadow_dropped *dropped)
 			unsigned w = (unsigned)__builtin_ctz(words);
 			words &= words - 1;
 			uint32_t used = s->nonglobal[which][w];
+			if (listed) {		/* the list had them all */
+				s->nonglobal[which][w] = 0;
+				continue;
+			}
 			while (used) {
 				unsigned slot = w * 32 + (unsigned)__builtin_ctz(used);
 				used &= used - 1;
-				if (listed)
-					forget_range(s, which, slot);
-				else
-					empty_nonglobal(s, which, slot, dropped);
+				empty_nonglobal(s, which, slot, dropped);
 			}
 		}
 	}
