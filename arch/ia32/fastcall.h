@@ -14,21 +14,25 @@
  * the #GP vector itself, ~40-70 instructions each, while the state it
  * needs is armed here:
  *
- *   fastcall_arm()   at the end of every general exit, when the core says
- *                    the calls may bypass it (guest_system_calls_may_bypass)
- *                    and the arch can resume either ring with nothing to
- *                    check: flat code and stack aliases loaded, and the
- *                    data selectors the guest will hold known usable in
- *                    the new ring's GDT view -- with the same descriptor in
- *                    both views, since the fast path leaves the segment
- *                    registers as they are where the general one reloads
- *                    them from the new view.
+ *   fastcall_resume  at the end of a general exit that ran a system call
+ *                    or delivered an event from user mode (the vCPU's
+ *                    arm_hint ARM_AFTER): arm, when the core says the calls
+ *                    may bypass it (guest_system_calls_may_bypass) and the
+ *                    arch can resume either ring with nothing to check:
+ *                    flat code and stack aliases loaded, and the data
+ *                    selectors the guest will hold usable in both GDT views
+ *                    with the same descriptor, since the short path leaves
+ *                    the segment registers as they are where the general
+ *                    one reloads them from the new view.  After an exit
+ *                    that changed nothing of that (a control-register
+ *                    read, a CR3 load that left the GDT where it was:
+ *                    ARM_KEEP), stay as armed as before.
  *   fastcall.S       checks the bytes at EIP and the selectors, switches the
  *                    ring (I/O bitmap, shadow page directory, GDT view,
  *                    LDT), edits the frame, writes the PV interrupt word,
  *                    counts the exit in the exit statistics, and irets.
- *   fastcall_sync    (arch_guest_catch_up) at the start of every general exit: tells the vCPU
- *                    which ring the fast path left the guest in
+ *   arch_guest_catch_up  at the start of every general exit: tells the vCPU
+ *                    which ring the short path left the guest in
  *                    (guest_system_calls_bypassed) and disarms.
  *
  * Anything else, or anything unusual (an error code, TF, a selector not
@@ -98,14 +102,13 @@ struct fastcall {
 
 void fastcall_init(void);
 /* At the end of every general exit: arm (ARM_AFTER), keep as it was
- * before the exit (ARM_KEEP), or leave off (0). */
+ * before the exit (ARM_KEEP), or leave off (0, the caller's shortcut). */
 void fastcall_resume_hinted(struct vcpu *v, unsigned hint);
 static inline void fastcall_resume(struct vcpu *v, unsigned hint)
 {
 	if (hint)		/* most exits: nothing to do */
 		fastcall_resume_hinted(v, hint);
 }
-/* fastcall_sync is core/arch.h's arch_guest_catch_up. */
 
 #endif
 #endif

@@ -46,7 +46,7 @@ void trap(struct trapframe *tf)
 	/* From ring 3, outside virtual-8086 mode: the guest exited (the
 	 * common case, first).  Handle it, then return to it. */
 	if ((tf->cs & 3) == 3 && !(tf->eflags & EFLAGS_VM)) {
-		struct vcpu *v = guest_exit(tf);	/* fastcall_sync first */
+		struct vcpu *v = guest_exit(tf);	/* arch_guest_catch_up first */
 		arch_prepare_resume(v);
 		/* After a system call the general way or a delivery into the
 		 * kernel (whose iret comes next), the next system calls and
