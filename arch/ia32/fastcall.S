@@ -98,7 +98,7 @@ fastcall_read_insn:
 	jne decline
 	cmpl $0, F_ERROR(%esp)
 	jne decline
-	selectors_are FC_KERNEL_SEL
+	selectors_are FC_DATA_SEL
 	jne decline
 	movl FC(ENTER_EIP), %eax
 	movl %eax, F_EIP(%esp)
@@ -128,7 +128,7 @@ from_kernel:
 	jne decline
 	cmpl $0, F_ERROR(%esp)
 	jne decline
-	selectors_are FC_USER_SEL
+	selectors_are FC_DATA_SEL
 	jne decline
 	movl F_EDX(%esp), %eax
 	movl %eax, F_EIP(%esp)
@@ -150,7 +150,7 @@ iret_to_user:
 	 * return (NT), not to virtual-8086 mode, EIP within CS's limit. */
 	testl $EFLAGS_NT, F_EFLAGS(%esp)
 	jnz decline
-	selectors_are FC_USER_SEL
+	selectors_are FC_DATA_SEL
 	jne decline
 	movl F_ESP(%esp), %eax
 	cmpl $(GUEST_LINEAR_LIMIT - 20), %eax

@@ -19,8 +19,7 @@ _Static_assert(offsetof(struct fastcall, enter_esp) == FC_ENTER_ESP, "fastcall.S
 _Static_assert(offsetof(struct fastcall, pd_kernel) == FC_PD_KERNEL, "fastcall.S");
 _Static_assert(offsetof(struct fastcall, pd_user) == FC_PD_USER, "fastcall.S");
 _Static_assert(offsetof(struct fastcall, pv_word) == FC_PV_WORD, "fastcall.S");
-_Static_assert(offsetof(struct fastcall, kernel_sel) == FC_KERNEL_SEL, "fastcall.S");
-_Static_assert(offsetof(struct fastcall, user_sel) == FC_USER_SEL, "fastcall.S");
+_Static_assert(offsetof(struct fastcall, data_sel) == FC_DATA_SEL, "fastcall.S");
 _Static_assert(offsetof(struct fastcall, iomap_base) == FC_IOMAP_BASE, "fastcall.S");
 _Static_assert(offsetof(struct fastcall, iomap_kernel) == FC_IOMAP_KERNEL, "fastcall.S");
 _Static_assert(offsetof(struct fastcall, iomap_user) == FC_IOMAP_USER, "fastcall.S");
@@ -100,9 +99,7 @@ static void arm_context(struct vcpu *v)
 	 * ring_user_selectors_known asks): sysexit and iret return to user
 	 * mode with them, and sysenter enters the kernel with them. */
 	int known = v->user_sel_generation == arch_guest_mirror_generation();
-	arm_selectors(fastcall.user_sel, v->user_sel, known);
-	for (unsigned i = 0; i < 4; i++)
-		fastcall.kernel_sel[i] = fastcall.user_sel[i];
+	arm_selectors(fastcall.data_sel, v->user_sel, known);
 	/* The kernel's iret to user mode, with the code and stack selectors
 	 * last checked for it, whose aliases are the ones loaded. */
 	struct iret_to_user iret;
@@ -151,7 +148,7 @@ static void arm(struct vcpu *v)
 	fastcall.armed = 1;
 }
 
-void fastcall_resume_hinted(struct vcpu *v, unsigned hint)
+void fastcall_resume(struct vcpu *v, unsigned hint)
 {
 	if (hint == ARM_AFTER) {
 		arm(v);

@@ -50,23 +50,22 @@
 #define FC_PD_KERNEL    16
 #define FC_PD_USER      20
 #define FC_PV_WORD      24
-#define FC_KERNEL_SEL   28	/* ds, es, fs, gs */
-#define FC_USER_SEL     44
-#define FC_IOMAP_BASE   60
-#define FC_IOMAP_KERNEL 64
-#define FC_IOMAP_USER   68
-#define FC_GDT_KERNEL   74	/* lgdt operands: limit, then base */
-#define FC_GDT_USER     82
-#define FC_IRET_CS      88	/* the kernel's iret to user mode: what */
-#define FC_IRET_SS      92	/* it may return to without a check */
-#define FC_IRET_LIMIT   96
-#define FC_SYSEXIT_CS   100
-#define FC_SYSEXIT_SS   104
-#define FC_USER_CS      108	/* written by fastcall.S: how it last */
-#define FC_USER_SS      112	/* entered user mode */
-#define FC_USER_VIF     116
-#define FC_MOVES        120	/* ring changes it made since armed */
-#define FC_CR2          124	/* the guest's CR2, for its reads */
+#define FC_DATA_SEL     28	/* ds, es, fs, gs */
+#define FC_IOMAP_BASE   44
+#define FC_IOMAP_KERNEL 48
+#define FC_IOMAP_USER   52
+#define FC_GDT_KERNEL   58	/* lgdt operands: limit, then base */
+#define FC_GDT_USER     66
+#define FC_IRET_CS      72	/* the kernel's iret to user mode: what */
+#define FC_IRET_SS      76	/* it may return to without a check */
+#define FC_IRET_LIMIT   80
+#define FC_SYSEXIT_CS   84
+#define FC_SYSEXIT_SS   88
+#define FC_USER_CS      92	/* written by fastcall.S: how it last */
+#define FC_USER_SS      96	/* entered user mode */
+#define FC_USER_VIF     100
+#define FC_MOVES        104	/* ring changes it made since armed */
+#define FC_CR2          108	/* the guest's CR2, for its reads */
 /* The exit statistics' reasons it counts under (core/exitstats.h), and the
  * size of a reason's counters there. */
 #define FC_XR_STI       6
@@ -85,8 +84,8 @@ struct fastcall {
 	uint32_t enter_eip, enter_esp;	/* the guest's SYSENTER_EIP, _ESP */
 	uint32_t pd_kernel, pd_user;	/* the shadow page directories */
 	uint32_t *pv_word;		/* the guest's PV interrupt word */
-	uint32_t kernel_sel[4];		/* the data selectors each ring may */
-	uint32_t user_sel[4];		/* be entered with (~0: none) */
+	uint32_t data_sel[4];		/* the data selectors either ring may
+					   be entered with (~0: none) */
 	uint16_t *iomap_base;		/* the TSS field, and its two values */
 	uint32_t iomap_kernel, iomap_user;
 	uint16_t pad0, gdt_kernel_limit;
@@ -101,14 +100,9 @@ struct fastcall {
 };
 
 void fastcall_init(void);
-/* At the end of every general exit: arm (ARM_AFTER), keep as it was
- * before the exit (ARM_KEEP), or leave off (0, the caller's shortcut). */
-void fastcall_resume_hinted(struct vcpu *v, unsigned hint);
-static inline void fastcall_resume(struct vcpu *v, unsigned hint)
-{
-	if (hint)		/* most exits: nothing to do */
-		fastcall_resume_hinted(v, hint);
-}
+/* At the end of a general exit with a hint: arm (ARM_AFTER), or keep
+ * as it was before the exit (ARM_KEEP). */
+void fastcall_resume(struct vcpu *v, unsigned hint);
 
 #endif
 #endif

@@ -386,19 +386,22 @@ void arch_guest_switch_ring(struct vcpu *v)
  * to an outer ring (SDM Vol. 3A §5.8.6, IRET), load null instead of a
  * selector that is not usable from ring 3.
  */
+/* The mirrored descriptor selector names in GDT view (0 if none: GDT
+ * entries 32 and up are the VMM's). */
+static uint64_t view_descriptor(unsigned view, uint32_t sel)
+{
+	unsigned index = (sel & 0xffff) >> 3;
+	if (sel & 4)
+		return index < LDT_ENTRIES ? guest_ldt[view][index] : 0;
+	return index < GDT_GUEST_ENTRIES ? cpu_gdt_view_entry(view, index) : 0;
+}
+
 static uint32_t usable_in_view(unsigned view, uint32_t sel)
 {
 	sel &= 0xffff;
-	unsigned index = sel >> 3;
-	if (index == 0 && !(sel & 4))
+	if ((sel >> 3) == 0 && !(sel & 4))
 		return sel;		/* null is always fine in a data register */
-	uint64_t raw;
-	if (sel & 4)
-		raw = index < LDT_ENTRIES ? guest_ldt[view][index] : 0;
-	else if (index < GDT_GUEST_ENTRIES)
-		raw = cpu_gdt_view_entry(view, index);
-	else
-		return 0;		/* entries 32 and up are the VMM's */
+	uint64_t raw = view_descriptor(view, sel);
 	/* The access byte alone (SDM Vol. 3A §3.4.5): present, DPL 3, a code
 	 * or data segment, and readable if code.  (Checked on every resume
 	 * after a descriptor changed: Linux's TLS entries, at every switch
@@ -482,13 +485,8 @@ unsigned arch_fastcall_key(uint32_t key[ARCH_FASTCALL_KEY_WORDS])
 
 int arch_selector_usable_in_both_views(uint32_t sel)
 {
-	unsigned index = (sel & 0xffff) >> 3;
-	int same = (sel & 4) ? index < LDT_ENTRIES &&
-			       guest_ldt[GDT_VIEW_KERNEL][index] == guest_ldt[GDT_VIEW_USER][index]
-			     : index < GDT_ENTRIES &&
-			       cpu_gdt_view_entry(GDT_VIEW_KERNEL, index) ==
-			       cpu_gdt_view_entry(GDT_VIEW_USER, index);
-	return same && usable_in_view(GDT_VIEW_USER, sel) == (sel & 0xffff);
+	return view_descriptor(GDT_VIEW_KERNEL, sel) == view_descriptor(GDT_VIEW_USER, sel) &&
+	       usable_in_view(GDT_VIEW_USER, sel) == (sel & 0xffff);
 }
 
 uint32_t arch_guest_mirror_generation(void)
