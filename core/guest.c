@@ -352,22 +352,6 @@ static void handle_exit(struct vcpu *v, uint8_t vector, uint32_t fault_address,
 	}
 }
 
-/*
- * The commonest #GP exits, the short way (issue 6): a Linux system call's
- * two (sysenter, which faults in virtual user mode because the real
- * SYSENTER_CS is 0, and the kernel's "sti; sysexit", whose sti faults at
- * IOPL 0), the kernel's iret back to user mode, and its reads of control
- * registers (CR2 in every page fault), CR3 loads (every context
- * switch) and invlpg through a register.  Each is #GP(0) on bytes that say
- * all there is to know, read straight through the shadow the guest ran
- * on, and each changes a fixed set of state: what the general emulation
- * (ring_sysenter, emulate_sti with ring_sysexit, ring_iret, emulate_mov_cr)
- * would change, less what cannot apply here.  Anything that needs more
- * goes the general way (returns 0, nothing changed): a step or sti shadow
- * in progress, the guest's own TF, exit tracing, an interrupt waiting to
- * be delivered as IF comes on, tables to mirror again, selectors not
- * already known valid.
- */
 /* What a system call's two instructions do (SDM Vol. 2, SYSENTER and
  * SYSEXIT): which one is which, whether it applies now (1) or needs the
  * general way (0, nothing changed). */
@@ -451,6 +435,22 @@ void guest_system_calls_bypassed(struct vcpu *v, int in_kernel, uint16_t user_cs
 	}
 }
 
+/*
+ * The commonest #GP exits, the short way (issue 6): a Linux system call's
+ * two (sysenter, which faults in virtual user mode because the real
+ * SYSENTER_CS is 0, and the kernel's "sti; sysexit", whose sti faults at
+ * IOPL 0), the kernel's iret back to user mode, and its reads of control
+ * registers (CR2 in every page fault), CR3 loads (every context
+ * switch) and invlpg through a register.  Each is #GP(0) on bytes that say
+ * all there is to know, read straight through the shadow the guest ran
+ * on, and each changes a fixed set of state: what the general emulation
+ * (ring_sysenter, emulate_sti with ring_sysexit, ring_iret, emulate_mov_cr)
+ * would change, less what cannot apply here.  Anything that needs more
+ * goes the general way (returns 0, nothing changed): a step or sti shadow
+ * in progress, the guest's own TF, exit tracing, an interrupt waiting to
+ * be delivered as IF comes on, tables to mirror again, selectors not
+ * already known valid.
+ */
 static int fast_gp(struct vcpu *v, struct trapframe *tf)
 {
 	uint64_t began = arch_read_tsc();
@@ -569,7 +569,7 @@ struct vcpu *guest_exit(struct trapframe *tf)
 		 * this exit would do around it, when the interrupt flag is
 		 * the paravirtual one (no step or sti shadow, checked above). */
 		if (guest_fault && v->pv_irq_word) {
-			v->vif = v->pv_irq_word[0] != 0;
+			pv_irq_sync_in(v);
 			mmu_reflect_fault(v, va, guest_error);
 			deliver_pending(v);
 			pv_irq_sync_out(v);

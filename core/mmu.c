@@ -82,8 +82,8 @@ void mmu_protect_tables(struct vcpu *v)
  * the shadow when the guest last left it (core/workingset.h): each one the
  * guest's tables map now with its accessed flags set, as a fill would map
  * it (writable only if already dirty) but without setting any flag.  The
- * page directory entry is read once per 4 MiB (the list comes in the order
- * of the shadow's slots).
+ * guest's PDE and page table are read again only when the 4 MiB slot
+ * changes from one listed page to the next.
  */
 static unsigned map_working_set(struct vcpu *v)
 {
@@ -109,8 +109,8 @@ static unsigned map_working_set(struct vcpu *v)
 		uint32_t frame;
 		int writable;
 		if (!walk_mapped_without_fault(&mode, pde, *entry,
-							 which == SHADOW_USER ? ACCESS_USER : 0,
-							 &frame, &writable) ||
+					       which == SHADOW_USER ? ACCESS_USER : 0,
+					       &frame, &writable) ||
 		    !gmem_contains(&v->mem, frame, PAGE) || vcpu_table_page(v, frame))
 			continue;
 		if (shadow_map_again(&v->shadow, which, va, v->mem.host_base + frame, writable))

@@ -25,7 +25,6 @@
 #include "core/x86_bits.h"
 #include "ringvisor/hypercall.h"
 
-
 #define DESC_TYPE_LDT       0x2
 #define DESC_TYPE_TSS16     0x1
 #define DESC_TYPE_TSS32     0x9

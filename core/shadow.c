@@ -111,7 +111,6 @@ int shadow_map_again(struct shadow *s, unsigned which, uint32_t va, uint32_t hos
 	return map_entry(s, which, va, host_pa, writable, 0, 0, PTE_SHADOW_AGAIN);
 }
 
-
 static void drop_table(struct shadow *s, unsigned which, unsigned slot)
 {
 	uint32_t *pd = directory(s, which);
@@ -184,14 +183,6 @@ static void note_dropped(struct shadow_dropped *dropped, uint32_t entry, uint32_
 		dropped->page[dropped->count++] = page;
 }
 
-/* The table at slot holds no non-global entry any more. */
-static void forget_range(struct shadow *s, unsigned which, unsigned slot)
-{
-	s->first[which][slot] = 1023;
-	s->last[which][slot] = 0;
-	mark_slot(s->nonglobal[which], slot, 0);
-}
-
 /*
  * Clear the non-global entries of the table at slot, which are all within
  * the range filled since it was clean, and keep the table in place: the
@@ -213,7 +204,9 @@ static void empty_nonglobal(struct shadow *s, unsigned which, unsigned slot,
 			note_dropped(dropped, pt[i], (slot << 22) | (i << 12) | which);
 		pt[i] = 0;
 	}
-	forget_range(s, which, slot);
+	s->first[which][slot] = 1023;
+	s->last[which][slot] = 0;
+	mark_slot(s->nonglobal[which], slot, 0);
 }
 
 /*

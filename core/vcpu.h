@@ -121,7 +121,8 @@ struct vcpu {
 	 * and the kernel's iret (core/guest.h, guest_system_calls_may_bypass):
 	 * ARM_AFTER, a system call or a delivery into the kernel (those come
 	 * next: arm it); ARM_KEEP, nothing it depends on changed (a control
-	 * register read: keep it as it was); else 0, leave it off. */
+	 * register read, a CR3 load that left the descriptor tables where
+	 * they were: keep it as it was); else 0, leave it off. */
 	unsigned arm_hint;
 	/* The address space (CR3) whose pages the shadow holds, and the
 	 * pages recent ones held when the guest left them (core/mmu.c). */

@@ -40,9 +40,3 @@ const uint32_t *workingset_take(struct workingset *ws, uint32_t cr3, unsigned *c
 	*count = 0;
 	return 0;
 }
-
-void workingset_clear(struct workingset *ws)
-{
-	for (unsigned i = 0; i < WORKINGSET_SPACES; i++)
-		ws->space[i].count = 0;
-}

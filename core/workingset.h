@@ -45,7 +45,4 @@ struct workingset_space *workingset_record(struct workingset *ws, uint32_t cr3);
  * caller reads it at once. */
 const uint32_t *workingset_take(struct workingset *ws, uint32_t cr3, unsigned *count);
 
-/* Forget every space. */
-void workingset_clear(struct workingset *ws);
-
 #endif

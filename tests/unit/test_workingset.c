@@ -86,15 +86,6 @@ static void test_empty_lists_are_reused_first(void **state)
 	assert_non_null(workingset_take(&ws, 0x100000, &count));
 }
 
-static void test_clear_forgets_all(void **state)
-{
-	(void)state;
-	unsigned count;
-	record(0x1000, 3);
-	workingset_clear(&ws);
-	assert_null(workingset_take(&ws, 0x1000, &count));
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -102,7 +93,6 @@ int main(void)
 		cmocka_unit_test_setup(test_recording_again_replaces, setup),
 		cmocka_unit_test_setup(test_least_recently_recorded_goes, setup),
 		cmocka_unit_test_setup(test_empty_lists_are_reused_first, setup),
-		cmocka_unit_test_setup(test_clear_forgets_all, setup),
 	};
 	return cmocka_run_group_tests_name("workingset", tests, NULL, NULL);
 }
