@@ -9,14 +9,13 @@ Boots the guest Linux with rv.run=/bench/guest-run.sh, which runs rvbench
 
   icount  QEMU's -icount shift=0,sleep=off: guest time is instructions
           executed.  Nearly deterministic, but not quite: where the timer
-          interrupts land changes the guest kernel's own history, and with
-          it the cost of its SLOB allocator (tinyconfig), whose page walks
-          make a fork+exit cost 183k instructions in one run and 219k in
-          the next under the VMM, the VMM's own share identical (the
-          profiler: the 36k are slob_page_alloc).  So, as lmbench does, the
-          minimum of --icount-runs runs each (default 3): the run where
-          the guest did least of its own work, natively and under the VMM.
-          The tracked figure, against the targets.
+          interrupts land changes the guest kernel's own history (with
+          tinyconfig's SLOB allocator a fork+exit cost 183k instructions in
+          one run and 219k in the next, the VMM's share identical; the
+          kernel now uses SLUB, and runs differ by under 2%).  So, as
+          lmbench does, the minimum of --icount-runs runs each (default 3):
+          the run where the guest did least of its own work, natively and
+          under the VMM.  The tracked figure, against the targets.
   wall    the ordinary clock; the median of --runs runs each (default 3).
 
 Results go to build/bench/: results.txt (the table), results.csv,
@@ -39,6 +38,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "build", "bench")
 LAUNCHER = os.path.join(ROOT, "ringvisor")
+
+sys.path.insert(0, os.path.join(ROOT, "tools", "prof"))
+import report as profile_report  # noqa: E402  (tools/prof/report.py)
 
 # The issue's targets: VMM/native on the icount clock.
 TARGETS = {
@@ -66,17 +68,12 @@ def kernel_entry():
 
 
 def instructions_before_mark(counts_path):
-    """From a --profile file: instructions run before its first mark."""
-    total = 0
-    with open(counts_path) as f:
-        for line in f:
-            parts = line.split()
-            if parts[0] in ("mark", "end"):
-                if total:
-                    return total
-                continue
-            total += int(parts[1]) * int(parts[2])
-    return total
+    """From a --profile file: instructions run before its first mark (the
+    first window of the profiler's own reader that ran anything)."""
+    for _, window in profile_report.windows(counts_path):
+        if window:
+            return sum(window.values())
+    return 0
 
 
 def boot(native, icount, timeout=900):
