@@ -60,6 +60,11 @@ int arch_guest_set_code(struct vcpu *v, uint64_t raw);
  * segment): make the real descriptor it runs on.  -1 if it cannot be made. */
 int arch_guest_set_stack(struct vcpu *v, uint64_t raw);
 
+/* Whether the guest's code (code 1) or stack alias loaded now is the one
+ * guest descriptor raw would get: moving the vCPU to raw then needs no
+ * arch_guest_set_code or _stack. */
+int arch_alias_loaded_for(int code, uint64_t raw);
+
 /* The guest's code and stack segments are now the flat 4 GiB ones
  * (FLAT_CODE_DPL0, FLAT_DATA_DPL0), as sysenter and sysexit load them. */
 void arch_guest_set_flat_segments(struct vcpu *v);

@@ -129,6 +129,117 @@ static int read_ring0_stack(struct vcpu *v, const struct event *ev,
 
 static int deliver_checked(struct vcpu *v, const struct event *ev, struct event *err);
 
+/* A delivery's last step, once every check has passed and the frame is
+ * pushed: the handler's segments, registers, ring. */
+static void enter_handler(struct vcpu *v, const struct event *ev,
+			  const struct handler_entry *entry, uint32_t esp, int aliases_loaded)
+{
+	struct trapframe *tf = v->regs;
+	if (aliases_loaded) {		/* ring_set_code and _stack, less the arch's part */
+		v->cs = (entry->cs & 0xfffc) | entry->pl;
+		v->cs_base = segment_base(entry->cs_raw);
+		if (entry->new_stack) {
+			v->ss = entry->ss;
+			v->ss_base = segment_base(entry->ss_raw);
+		}
+	} else {
+		ring_set_code(v, entry->cs, entry->pl, entry->cs_raw);
+		if (entry->new_stack)
+			ring_set_stack(v, entry->ss, entry->ss_raw);
+	}
+	tf->esp = esp;
+	tf->eip = entry->eip;
+	tf->eflags &= ~(EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM);
+	if (entry->interrupt_gate)
+		v->vif = 0;
+	if (ev->vector == VEC_PF && ev->source == EVENT_EXCEPTION)
+		v->cr2 = ev->address;	/* the CPU loads CR2 as it delivers #PF */
+	v->halted = 0;
+	if (entry->pl != v->vpl) {
+		v->vpl = entry->pl;
+		arch_guest_switch_ring(v);
+	}
+}
+
+/*
+ * Deliveries from user mode, the short way (issue 6).  A user page fault
+ * (or the timer's interrupt) goes through the same gate to the same ring-0
+ * code and stack every time, and the checks of deliver_checked come out
+ * the same while nothing they read has changed.  They read the gate and
+ * the TSS's SS0, which are read again each time (neither table is
+ * write-protected); the handler's CS and SS0 descriptors, GDT entries the
+ * mirror covers, unchanged while the mirror generation is; and the IDTR
+ * and TR.  So a delivery from user mode into ring 0 is remembered with
+ * those, and the next one of the same vector that finds them all the same
+ * just pushes its frame.  A hardware interrupt or exception only: int n
+ * checks the gate's DPL against its caller.
+ */
+static void remember_delivery(struct vcpu *v, const struct event *ev, const uint32_t gate[2],
+			      uint32_t ss_base, const struct handler_entry *entry)
+{
+	struct user_delivery *last = &v->last_from_user;
+	uint32_t generation = arch_guest_mirror_generation();
+	last->generation = 0;
+	if (v->vpl != VPL_USER || ev->source == EVENT_SOFTWARE || v->tables_unprotected ||
+	    v->handler_code.generation != generation || v->handler_code.sel != entry->cs ||
+	    v->handler_stack.generation != generation || v->handler_stack.sel != entry->ss)
+		return;		/* a descriptor the generation does not cover */
+	*last = (struct user_delivery){
+		.generation = generation, .vector = ev->vector,
+		.gate = { gate[0], gate[1] }, .idtr = v->idtr,
+		.tr_base = v->tr_base, .tr_limit = v->tr_limit,
+		.ss0 = entry->ss, .ss_base = ss_base, .entry = *entry,
+	};
+}
+
+/* 0 if delivered as the last one from user mode was (remember_delivery);
+ * -1 if anything differs, or an access fails: then the general way, from
+ * the start, which finds the same and raises what the CPU would. */
+static int deliver_as_before(struct vcpu *v, const struct event *ev)
+{
+	const struct user_delivery *last = &v->last_from_user;
+	if (last->generation == 0 || last->vector != ev->vector ||
+	    last->generation != arch_guest_mirror_generation() ||
+	    ev->source == EVENT_SOFTWARE || v->tables_unprotected ||
+	    last->idtr.base != v->idtr.base || last->idtr.limit != v->idtr.limit ||
+	    last->tr_base != v->tr_base || last->tr_limit != v->tr_limit)
+		return -1;
+	/* The CPU's accesses, straight through the kernel's shadow, live now
+	 * (try_deliver): what it does not map, or maps read-only, goes the
+	 * general way, which walks the guest's tables (core/vmem.c). */
+	const struct shadow_ops *ops = v->shadow.ops;
+	if (!vmem_paging_on(v) || !ops || !ops->read_live || !ops->write_live)
+		return -1;
+	uint32_t gate[2], stack0[2];	/* stack0: the TSS's ESP0 and SS0 */
+	if (ops->read_live(0, v->idtr.base + ev->vector * 8, gate, 8) ||
+	    gate[0] != last->gate[0] || gate[1] != last->gate[1] ||
+	    ops->read_live(0, v->tr_base + 4, stack0, 8) || (uint16_t)stack0[1] != last->ss0)
+		return -1;
+	/* The frame, lowest address first: error code, EIP, CS, EFLAGS,
+	 * ESP, SS. */
+	const struct trapframe *tf = v->regs;
+	uint32_t words[6], n = 0;
+	if (ev->has_error)
+		words[n++] = ev->error;
+	words[n++] = tf->eip;
+	words[n++] = v->cs;
+	words[n++] = (tf->eflags & ~EFLAGS_IF) | (v->vif ? EFLAGS_IF : 0);
+	words[n++] = tf->esp;
+	words[n++] = v->ss;
+	uint32_t esp = stack0[0] - 4 * n;
+	if (ops->write_live(0, last->ss_base + esp, words, 4 * n))
+		return -1;
+	/* Linux's user and kernel segments are all flat: the real CS and SS
+	 * need not change, and nothing the arch's short path depends on does
+	 * (vcpu.h, arm_hint). */
+	int aliases_loaded = arch_alias_loaded_for(1, last->entry.cs_raw) &&
+			     arch_alias_loaded_for(0, last->entry.ss_raw);
+	enter_handler(v, ev, &last->entry, esp, aliases_loaded);
+	if (aliases_loaded)
+		v->arm_hint = ARM_KEEP_OR_ARM;
+	return 0;
+}
+
 /*
  * From virtual user mode, every access a delivery makes (the IDT, the GDT,
  * the TSS, the kernel stack) is to kernel memory, which the user shadow
@@ -139,8 +250,11 @@ static int deliver_checked(struct vcpu *v, const struct event *ev, struct event 
 static int try_deliver(struct vcpu *v, const struct event *ev, struct event *err)
 {
 	int from_user = v->vpl == VPL_USER;
-	if (from_user)
+	if (from_user) {
 		arch_guest_load_shadow(v, SHADOW_KERNEL);
+		if (deliver_as_before(v, ev) == 0)
+			return 0;
+	}
 	int result = deliver_checked(v, ev, err);
 	if (from_user && v->vpl == VPL_USER)
 		arch_guest_load_shadow(v, SHADOW_USER);
@@ -252,21 +366,14 @@ static int deliver_checked(struct vcpu *v, const struct event *ev, struct event 
 	}
 
 	/* Commit: nothing above has changed the vCPU. */
-	ring_set_code(v, sel, new_pl, raw);
-	if (new_pl < v->vpl)
-		ring_set_stack(v, new_ss, new_ss_raw);
-	tf->esp = top;
-	tf->eip = offset;
-	tf->eflags &= ~(EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM);
-	if (type == GATE_INT32)
-		v->vif = 0;
-	if (ev->vector == VEC_PF && ev->source == EVENT_EXCEPTION)
-		v->cr2 = ev->address;	/* the CPU loads CR2 as it delivers #PF */
-	v->halted = 0;
-	if (new_pl != v->vpl) {
-		v->vpl = new_pl;
-		arch_guest_switch_ring(v);
-	}
+	struct handler_entry entry = {
+		.cs = sel, .ss = new_ss, .pl = new_pl, .new_stack = new_pl < v->vpl,
+		.cs_raw = raw, .ss_raw = new_ss_raw, .eip = offset,
+		.interrupt_gate = type == GATE_INT32,
+	};
+	if (entry.new_stack)
+		remember_delivery(v, ev, gate, new_ss_base, &entry);
+	enter_handler(v, ev, &entry, top, 0);
 	return 0;
 }
 

@@ -11,6 +11,7 @@ struct working_set_stats {
 	uint64_t mapped, dropped, used;
 };
 static struct working_set_stats ws_since_boot, ws_at_mark;
+static uint64_t ahead_since_boot, ahead_at_mark;
 static enum exit_reason current;
 static uint64_t began;
 
@@ -94,7 +95,11 @@ void exitstats_print(const char *label)
 		kprintf("  working sets: %llu pages mapped again at CR3 loads; "
 			"%llu of %llu dropped since were used\n", (unsigned long long)mapped,
 			(unsigned long long)used, (unsigned long long)dropped);
+	if (ahead_since_boot != ahead_at_mark)
+		kprintf("  mapped ahead: %llu pages, as user page faults' handlers "
+			"returned\n", (unsigned long long)(ahead_since_boot - ahead_at_mark));
 	if (label) {
+		ahead_at_mark = ahead_since_boot;
 		for (unsigned r = 0; r < XR_COUNT; r++)
 			at_mark[r] = exitstats_since_boot[r];
 		ws_at_mark = ws_since_boot;
@@ -104,6 +109,11 @@ void exitstats_print(const char *label)
 void exitstats_working_set_mapped(unsigned pages)
 {
 	ws_since_boot.mapped += pages;
+}
+
+void exitstats_mapped_ahead(void)
+{
+	ahead_since_boot++;
 }
 
 void exitstats_working_set_used(unsigned dropped, unsigned used)

@@ -61,6 +61,8 @@ void exitstats_add(enum exit_reason reason, uint64_t ticks);
  * and at the next, how many such were dropped and how many had been used. */
 void exitstats_working_set_mapped(unsigned pages);
 void exitstats_working_set_used(unsigned dropped, unsigned used);
+/* A page mapped as a user page fault's handler returned (core/mmu.c). */
+void exitstats_mapped_ahead(void);
 
 const char *exit_reason_name(enum exit_reason reason);
 

@@ -267,7 +267,7 @@ void guest_deliver(struct vcpu *v, struct event ev)
 	if (deliver_event(v, ev))
 		guest_die(v, "triple fault while delivering %s (vector %u)",
 			  vector_name(ev.vector), ev.vector);
-	if (from_user)
+	if (from_user && v->arm_hint != ARM_KEEP_OR_ARM)
 		v->arm_hint = ARM_AFTER;	/* its iret to user mode comes next */
 }
 
@@ -521,6 +521,19 @@ static int fast_gp(struct vcpu *v, struct trapframe *tf)
 }
 
 /*
+ * The page a user page fault's handler mapped (vcpu.h, map_ahead), when
+ * its return to user mode went the general way: mapped before the
+ * retried access faults for it.
+ */
+static void map_ahead_in_user_mode(struct vcpu *v)
+{
+	if (v->map_ahead && v->vpl == VPL_USER) {
+		mmu_map_ahead(v, v->map_ahead & ~1u);
+		v->map_ahead = 0;
+	}
+}
+
+/*
  * The end of a fast exit, as of every exit: what the VMM stored into a
  * descriptor-table page on the way (the A and D bits its walks set, where
  * a hostile guest keeps page tables in its GDT's page) is mirrored before
@@ -528,6 +541,7 @@ static int fast_gp(struct vcpu *v, struct trapframe *tf)
  */
 static struct vcpu *finish_fast_exit(struct vcpu *v)
 {
+	map_ahead_in_user_mode(v);
 	if (v->tables_written) {
 		v->tables_written = 0;
 		ring_mirror_tables(v);
@@ -640,6 +654,8 @@ struct vcpu *guest_exit(struct trapframe *tf)
 		v->tables_written = 0;
 		ring_mirror_tables(v);
 	}
+	/* Back in user mode the general way after a user page fault. */
+	map_ahead_in_user_mode(v);
 	exitstats_end(arch_read_tsc(), idle);
 	return v;
 }

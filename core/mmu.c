@@ -297,7 +297,11 @@ static void reflect(struct vcpu *v, uint32_t va, uint32_t error)
 	exitstats_refine(XR_PF_GUEST);
 	struct event pf = emulate_fault(VEC_PF, error);
 	pf.address = va;
+	int from_user = v->vpl == VPL_USER;
 	guest_deliver(v, pf);
+	/* The handler will map the page, and return to retry the access. */
+	if (from_user && v->vpl == VPL_KERNEL)
+		v->map_ahead = (va & ~(PAGE - 1)) | 1;
 }
 
 /*
@@ -376,6 +380,34 @@ int mmu_fast_fill(struct vcpu *v, uint32_t va, uint32_t error, uint32_t *guest_e
 void mmu_reflect_fault(struct vcpu *v, uint32_t va, uint32_t guest_error)
 {
 	reflect(v, va, guest_error);
+}
+
+/*
+ * The page a user access faulted on, mapped in the user shadow as the
+ * guest's handler returns to retry it (arch/ia32/fastcall.S), instead of
+ * in a second exit when it does: if the guest's tables map it now with
+ * the accessed flags set, as for a working-set page above (Linux's fault
+ * handler makes its entries accessed, and dirty for a write), so no flag
+ * the guest watches changes.  Returns 1 if mapped.
+ */
+int mmu_map_ahead(struct vcpu *v, uint32_t va)
+{
+	if (!vmem_paging_on(v) || va >= GUEST_LINEAR_LIMIT)
+		return 0;
+	struct paging_mode mode = vmem_paging_mode(v);
+	const uint32_t *entry = gmem_word(&v->mem, (mode.cr3 & ~(PAGE - 1)) + (va >> 22) * 4);
+	uint32_t pde = entry ? *entry : 0;
+	entry = (pde & 1) ? gmem_word(&v->mem, (pde & ~(PAGE - 1)) + ((va >> 12) & 1023) * 4) : 0;
+	uint32_t frame;
+	int writable;
+	if (!entry ||
+	    !walk_mapped_without_fault(&mode, pde, *entry, ACCESS_USER, &frame, &writable) ||
+	    !gmem_contains(&v->mem, frame, PAGE) || vcpu_table_page(v, frame) ||
+	    shadow_map(&v->shadow, SHADOW_USER, va, v->mem.host_base + frame, writable, 0, 0))
+		return 0;
+	arch_guest_tlb_invalidate(va);	/* (a read-only one before, maybe) */
+	exitstats_mapped_ahead();
+	return 1;
 }
 
 void mmu_page_fault(struct vcpu *v, uint32_t va, uint32_t error)

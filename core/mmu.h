@@ -27,6 +27,10 @@ int mmu_fast_table_store(struct vcpu *v, uint32_t va);
 int mmu_fast_fill(struct vcpu *v, uint32_t va, uint32_t error, uint32_t *guest_error);
 /* Give the guest the page fault its tables make at va. */
 void mmu_reflect_fault(struct vcpu *v, uint32_t va, uint32_t guest_error);
+/* Map va's page in the user shadow if the guest's tables map it now,
+ * accessed (and writable if dirty), without a fault: as a user page-fault
+ * handler returns (vcpu.h, map_ahead).  1 if mapped. */
+int mmu_map_ahead(struct vcpu *v, uint32_t va);
 
 /* Drop every shadow translation (change of paging mode, CR4.PGE). */
 void mmu_flush(struct vcpu *v);

@@ -52,6 +52,29 @@ struct descriptor_table {
 	uint16_t limit;
 };
 
+/* The entry into a handler a delivery makes (core/deliver.c). */
+struct handler_entry {
+	uint16_t cs, ss;		/* ss: with a switch to ring 0's stack */
+	unsigned pl;			/* the handler's privilege */
+	int new_stack;
+	uint64_t cs_raw, ss_raw;
+	uint32_t eip;
+	int interrupt_gate;		/* IF goes off */
+};
+
+/* The last delivery from user mode, what its checks read and found
+ * (core/deliver.c, deliver_as_before). */
+struct user_delivery {
+	uint32_t generation;		/* the mirrors' then; 0: none */
+	uint8_t vector;
+	uint32_t gate[2];
+	struct descriptor_table idtr;
+	uint32_t tr_base, tr_limit;
+	uint16_t ss0;
+	uint32_t ss_base;
+	struct handler_entry entry;
+};
+
 struct vcpu {
 	struct trapframe *regs;	/* the live frame, on the VMM stack */
 
@@ -90,6 +113,7 @@ struct vcpu {
 	uint32_t user_sel[4];
 	struct checked_selector checked_code, checked_stack;
 	struct checked_selector handler_code, handler_stack;	/* core/deliver.c */
+	struct user_delivery last_from_user;			/* core/deliver.c */
 	struct checked_selector data_segment;	/* DS of the fast invlpg (core/guest.c) */
 	/* Guest-physical pages the VMM keeps read-only in the shadows: those
 	 * holding the GDT and LDT (core/mmu.c). */
@@ -122,8 +146,15 @@ struct vcpu {
 	 * ARM_AFTER, a system call or a delivery into the kernel (those come
 	 * next: arm it); ARM_KEEP, nothing it depends on changed (a control
 	 * register read, a CR3 load that left the descriptor tables where
-	 * they were: keep it as it was); else 0, leave it off. */
+	 * they were: keep it as it was); ARM_KEEP_OR_ARM, a delivery from
+	 * user mode into code and stack segments whose aliases were already
+	 * loaded (keep it, or arm it if it was off); else 0, leave it off. */
 	unsigned arm_hint;
+	/* A page the guest's page-fault handler is mapping for a user
+	 * access (its linear address | 1), to map in the user shadow as the
+	 * handler returns, ahead of the retried access (0: none; mmu.h,
+	 * mmu_map_ahead). */
+	uint32_t map_ahead;
 	/* The address space (CR3) whose pages the shadow holds, and the
 	 * pages recent ones held when the guest left them (core/mmu.c). */
 	uint32_t shadow_cr3;
@@ -135,7 +166,7 @@ struct vcpu {
 	uint32_t fault_address, fault_error;	/* the page tables the guest really runs on */
 };
 
-enum { ARM_AFTER = 1, ARM_KEEP = 2 };
+enum { ARM_AFTER = 1, ARM_KEEP = 2, ARM_KEEP_OR_ARM = 3 };
 
 /* Whether guest-physical gpa is on a page holding the guest's GDT or LDT
  * (core/mmu.c keeps the list). */

@@ -10,7 +10,7 @@
 TEST_GUESTS := exceptions privileged interrupts usermode sysenter segments \
 	hypercalls vmm_memory pagefault ring_matrix twoproc paging protection \
 	addrspace pastram chaos_code chaos_tables chaos_hypercalls chaos_vectors \
-	chaos_repro
+	chaos_repro userfault
 GUESTS := hello earlyirq $(TEST_GUESTS)
 
 GUEST_LIB_SRCS := guests/lib/start.S guests/lib/entry.S guests/lib/usermode.S \

@@ -198,6 +198,9 @@ to_user:
 	movl %eax, %ss:(%ecx)
 	movl $0, %ss:4(%ecx)		/* pending: none when armed */
 	movl $0, FC(KERNEL)
+	cmpl $0, FC(MAP_AHEAD)
+	jne map_ahead
+ring_to_user:
 	switch_ring FC_IOMAP_USER, FC_PD_USER, FC_GDT_USER
 	movl %edx, %ecx
 
@@ -255,6 +258,24 @@ cr2_done:
 	addl $3, F_EIP(%esp)
 	movl $(FC_XR_CR * FC_XR_SIZE), %ecx
 	jmp count_only
+
+map_ahead:
+	/* A user page fault's handler returns: map the page now, in C on the
+	 * VMM's data segments (fastcall.h), then the guest's DS and ES again,
+	 * which the selector check above found to be the armed ones.  EDX,
+	 * the exit's reason, is all that is live. */
+	pushl %edx
+	movl $SEL_VMM_DS, %eax
+	movl %eax, %ds
+	movl %eax, %es
+	cld
+	call fastcall_map_ahead
+	movl FC(DATA_SEL), %eax
+	movl %eax, %ds
+	movl FC(DATA_SEL) + 4, %eax
+	movl %eax, %es
+	popl %edx
+	jmp ring_to_user
 
 fastcall_read_failed:
 decline:

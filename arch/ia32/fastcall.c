@@ -8,6 +8,7 @@
 #include "core/emulate.h"
 #include "core/exitstats.h"
 #include "core/guest.h"
+#include "core/mmu.h"
 #include "core/x86_bits.h"
 
 struct fastcall fastcall;
@@ -35,6 +36,7 @@ _Static_assert(offsetof(struct fastcall, user_ss) == FC_USER_SS, "fastcall.S");
 _Static_assert(offsetof(struct fastcall, user_vif) == FC_USER_VIF, "fastcall.S");
 _Static_assert(offsetof(struct fastcall, moves) == FC_MOVES, "fastcall.S");
 _Static_assert(offsetof(struct fastcall, cr2) == FC_CR2, "fastcall.S");
+_Static_assert(offsetof(struct fastcall, map_ahead) == FC_MAP_AHEAD, "fastcall.S");
 _Static_assert(XR_GP_STI == FC_XR_STI && XR_GP_SYSENTER == FC_XR_SYSENTER &&
 	       XR_GP_IRET == FC_XR_IRET && XR_GP_CR == FC_XR_CR, "fastcall.S");
 _Static_assert(EFLAGS_GUEST == 0x00244fd5u, "fastcall.S's EFLAGS_GUEST");
@@ -117,6 +119,16 @@ static void arm_context(struct vcpu *v)
 }
 
 static uint32_t armed_before;	/* at the start of the exit */
+static struct vcpu *armed_vcpu;
+
+/* A page-fault handler's return to user mode may come next (vcpu.h). */
+static void take_map_ahead(struct vcpu *v)
+{
+	if (v->map_ahead) {
+		fastcall.map_ahead = v->map_ahead;
+		v->map_ahead = 0;
+	}
+}
 
 static void arm(struct vcpu *v)
 {
@@ -145,18 +157,28 @@ static void arm(struct vcpu *v)
 	fastcall.pd_kernel = v->shadow.pd[SHADOW_KERNEL];
 	fastcall.pd_user = v->shadow.pd[SHADOW_USER];
 	fastcall.pv_word = v->pv_irq_word;
+	armed_vcpu = v;
+	take_map_ahead(v);
 	fastcall.armed = 1;
+}
+
+void fastcall_map_ahead(void)
+{
+	uint32_t page = fastcall.map_ahead & ~1u;
+	fastcall.map_ahead = 0;
+	mmu_map_ahead(armed_vcpu, page);
 }
 
 void fastcall_resume(struct vcpu *v, unsigned hint)
 {
-	if (hint == ARM_AFTER) {
+	if (hint == ARM_AFTER || (hint == ARM_KEEP_OR_ARM && !armed_before)) {
 		arm(v);
-	} else if (hint == ARM_KEEP && armed_before && guest_system_calls_may_bypass(v)) {
-		fastcall.armed = 1;	/* in the ring the exit found it */
+	} else if (armed_before && guest_system_calls_may_bypass(v)) {
+		fastcall.armed = 1;	/* in the ring the exit left it */
 		fastcall.kernel = v->vpl == VPL_KERNEL;
 		fastcall.cr2 = v->cr2;
 		fastcall.moves = 0;
+		take_map_ahead(v);
 	}
 }
 

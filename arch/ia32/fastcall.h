@@ -31,6 +31,10 @@
  *                    ring (I/O bitmap, shadow page directory, GDT view,
  *                    LDT), edits the frame, writes the PV interrupt word,
  *                    counts the exit in the exit statistics, and irets.
+ *                    On its way to user mode after a user page fault it
+ *                    calls back into C once, to map the page the handler
+ *                    has just mapped (fastcall_map_ahead; core/mmu.h,
+ *                    mmu_map_ahead): the retried access then needs no exit.
  *   arch_guest_catch_up  at the start of every general exit: tells the vCPU
  *                    which ring the short path left the guest in
  *                    (guest_system_calls_bypassed) and disarms.
@@ -66,6 +70,7 @@
 #define FC_USER_VIF     100
 #define FC_MOVES        104	/* ring changes it made since armed */
 #define FC_CR2          108	/* the guest's CR2, for its reads */
+#define FC_MAP_AHEAD    112	/* a page to map on the way to user mode */
 /* The exit statistics' reasons it counts under (core/exitstats.h), and the
  * size of a reason's counters there. */
 #define FC_XR_STI       6
@@ -97,12 +102,15 @@ struct fastcall {
 	uint32_t user_cs, user_ss, user_vif;
 	uint32_t moves;
 	uint32_t cr2;
+	uint32_t map_ahead;		/* the vCPU's map_ahead, taken at arming */
 };
 
 void fastcall_init(void);
 /* At the end of a general exit with a hint: arm (ARM_AFTER), or keep
  * as it was before the exit (ARM_KEEP). */
 void fastcall_resume(struct vcpu *v, unsigned hint);
+/* Called by fastcall.S on its way to user mode with map_ahead set. */
+void fastcall_map_ahead(void);
 
 #endif
 #endif

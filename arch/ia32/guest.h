@@ -9,11 +9,9 @@
  * return to the guest (trap.c calls it after every guest exit). */
 void arch_prepare_resume(struct vcpu *v);
 
-/* For fastcall.c.  Whether the guest's code (or stack) alias loaded now is
- * the one guest descriptor raw would get.  Whether selector is usable in a
- * data segment register from ring 3 in both GDT views (as arch_prepare_resume
- * checks), naming the same descriptor in both. */
-int arch_alias_loaded_for(int code, uint64_t raw);
+/* For fastcall.c.  Whether selector is usable in a data segment register
+ * from ring 3 in both GDT views (as arch_prepare_resume checks), naming
+ * the same descriptor in both.  (And arch_alias_loaded_for, core/arch.h.) */
 int arch_selector_usable_in_both_views(uint32_t sel);
 /* What those answers depend on, as ARCH_FASTCALL_KEY_WORDS words: equal
  * words, equal answers. */

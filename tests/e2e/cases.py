@@ -145,7 +145,7 @@ CASES = [
     *[Compare(f"guest-{g}", g) for g in
       ("exceptions", "privileged", "interrupts", "usermode", "sysenter", "segments",
        "pagefault", "ring_matrix", "paging", "protection", "addrspace", "twoproc",
-       "earlyirq")],
+       "earlyirq", "userfault")],
     # Hypercalls exist only under the VMM.
     Boot("guest-hypercalls", ["run", "--kernel", "build/guests/hypercalls.elf"], 0, [
         r"^PASS: probe finds the vmm",

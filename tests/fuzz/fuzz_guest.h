@@ -191,8 +191,18 @@ static void replay_deliver_pending(struct vcpu *v)
 
 /* guest.c's finish_fast_exit: the tables again if the exit stored into
  * them on the way.  Returns 1 (the exit was taken). */
+/* guest.c's map_ahead_in_user_mode. */
+static void replay_map_ahead_in_user_mode(struct vcpu *v)
+{
+	if (v->map_ahead && v->vpl == VPL_USER) {
+		mmu_map_ahead(v, v->map_ahead & ~1u);
+		v->map_ahead = 0;
+	}
+}
+
 static int replay_finish_fast_exit(struct vcpu *v)
 {
+	replay_map_ahead_in_user_mode(v);
 	if (v->tables_written) {
 		v->tables_written = 0;
 		ring_mirror_tables(v);
@@ -307,6 +317,7 @@ static int replay_exit_tail(struct vcpu *v)
 		v->tables_written = 0;
 		ring_mirror_tables(v);
 	}
+	replay_map_ahead_in_user_mode(v);
 	return halted;
 }
 

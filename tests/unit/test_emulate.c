@@ -784,6 +784,224 @@ static void test_iret_to_kernel_from_user_is_gp(void **state)
 	assert_int_equal(fake_vcpu.vpl, VPL_USER);
 }
 
+/* ---- a user page fault's return: the page mapped ahead (core/mmu.c) ---- */
+
+static uint32_t *pte_of(uint32_t pt, uint32_t va)
+{
+	return (uint32_t *)(void *)(fake_ram + pt + ((va >> 12) & 1023) * 4);
+}
+
+/* Paging on, the first 4 MiB mapped to themselves (present, writable,
+ * user, accessed, dirty), the GDT's page protected. */
+static void protected_identity_paging(void)
+{
+	identity_paging();
+	mmu_protect_tables(&fake_vcpu);
+}
+
+static uint32_t user_shadow(uint32_t va)
+{
+	return shadow_lookup(&fake_vcpu.shadow, SHADOW_USER, va);
+}
+
+static void test_map_ahead_maps_only_what_no_fault_could_change(void **state)
+{
+	(void)state;
+	struct vcpu *v = &fake_vcpu;
+	protected_identity_paging();
+	/* Accessed and dirty: mapped, writable. */
+	assert_int_equal(mmu_map_ahead(v, 0x200000), 1);
+	assert_int_equal(user_shadow(0x200000) & 0xfffff007u, 0x200000u | 7);
+	/* Clean: mapped read-only, so the first write faults and sets D. */
+	*pte_of(IDENT_PT, 0x201000) &= ~0x40u;
+	assert_int_equal(mmu_map_ahead(v, 0x201000), 1);
+	assert_int_equal(user_shadow(0x201000) & 0xfffff007u, 0x201000u | 5);
+	/* Not accessed, a kernel page, not present, read-only for a write
+	 * fault's retry still maps (read-only): left to a fault each. */
+	*pte_of(IDENT_PT, 0x202000) &= ~0x20u;			/* A */
+	*pte_of(IDENT_PT, 0x203000) &= ~0x04u;			/* U */
+	*pte_of(IDENT_PT, 0x204000) &= ~0x01u;			/* P */
+	for (uint32_t va = 0x202000; va <= 0x204000; va += 0x1000) {
+		assert_int_equal(mmu_map_ahead(v, va), 0);
+		assert_int_equal(user_shadow(va), 0);
+	}
+	/* A global page (with CR4.PGE) is a fault's, as for working sets. */
+	fake_vcpu.cr4 |= CR4_PGE;
+	*pte_of(IDENT_PT, 0x205000) |= 0x100u;
+	assert_int_equal(mmu_map_ahead(v, 0x205000), 0);
+	/* The GDT's page stays read-only: a fault's business. */
+	assert_int_equal(mmu_map_ahead(v, FAKE_GDT), 0);
+	assert_int_equal(user_shadow(FAKE_GDT), 0);
+	/* A frame past guest RAM, a PDE not present, the VMM's space. */
+	*pte_of(IDENT_PT, 0x206000) = (FAKE_RAM_SIZE + 0x1000) | 0x67;
+	assert_int_equal(mmu_map_ahead(v, 0x206000), 0);
+	assert_int_equal(mmu_map_ahead(v, 0x800000), 0);
+	assert_int_equal(mmu_map_ahead(v, GUEST_LINEAR_LIMIT), 0);
+	/* Paging off: nothing to map ahead of. */
+	fake_vcpu.cr0 &= ~CR0_PG;
+	assert_int_equal(mmu_map_ahead(v, 0x207000), 0);
+}
+
+/* A user #PF gives the vCPU the page to map as its handler returns; a
+ * kernel one does not (it returns to the kernel). */
+static void test_user_page_fault_names_the_page_to_map_ahead(void **state)
+{
+	(void)state;
+	protected_identity_paging();
+	fake_gate(VEC_PF, 0x300000, 0, 0);
+	fake_vcpu.vpl = VPL_USER;
+	fake_vcpu.cs = 0x73;
+	fake_vcpu.ss = 0x7b;
+	fake_regs.esp = 0x7000;
+	mmu_reflect_fault(&fake_vcpu, 0x123456, PF_USER | PF_WRITE);
+	assert_int_equal(fake_vcpu.vpl, VPL_KERNEL);
+	assert_int_equal(fake_regs.eip, 0x300000);
+	assert_int_equal(fake_vcpu.map_ahead, 0x123000u | 1);
+	fake_vcpu.map_ahead = 0;
+	mmu_reflect_fault(&fake_vcpu, 0x345678, PF_WRITE);	/* from the kernel */
+	assert_int_equal(fake_vcpu.map_ahead, 0);
+}
+
+/* ---- deliveries from user mode as the last one (core/deliver.c) ---- */
+
+/* A user-mode vCPU with its registers at a fault, and the kernel's shadow
+ * mapping the IDT, the TSS and the kernel stack's page (as after the first
+ * such delivery: the short way reads and writes through it). */
+static void user_at_a_fault(void)
+{
+	fake_vcpu.vpl = VPL_USER;
+	fake_vcpu.cs = 0x73;
+	fake_vcpu.ss = 0x7b;
+	fake_vcpu.vif = 1;
+	fake_vcpu.arm_hint = 0;
+	fake_regs.eip = 0x400123;
+	fake_regs.esp = 0x7ff0;
+	fake_regs.eflags = 0x246;
+}
+
+static void kernel_shadow_maps_delivery(void)
+{
+	struct shadow *s = &fake_vcpu.shadow;
+	assert_int_equal(shadow_map(s, SHADOW_KERNEL, FAKE_IDT, FAKE_IDT, 0, 0, 0), 0);
+	assert_int_equal(shadow_map(s, SHADOW_KERNEL, FAKE_TSS, FAKE_TSS, 0, 0, 0), 0);
+	assert_int_equal(shadow_map(s, SHADOW_KERNEL, FAKE_ESP0 - 0x1000, FAKE_ESP0 - 0x1000,
+				    1, 0, 0), 0);
+}
+
+static const struct event user_pf = { .vector = VEC_PF, .has_error = 1, .error = 6,
+				      .source = EVENT_EXCEPTION, .address = 0x5000 };
+
+/* What a delivery leaves: the vCPU's segments and ring, the registers,
+ * the frame on the kernel stack. */
+struct delivered {
+	uint16_t cs, ss;
+	uint32_t cs_base, ss_base, vpl, vif, cr2, eip, esp, eflags;
+	uint32_t frame[6];
+};
+
+static struct delivered delivered(void)
+{
+	struct delivered d = {
+		fake_vcpu.cs, fake_vcpu.ss, fake_vcpu.cs_base, fake_vcpu.ss_base,
+		fake_vcpu.vpl, fake_vcpu.vif, fake_vcpu.cr2, fake_regs.eip,
+		fake_regs.esp, fake_regs.eflags, { 0 },
+	};
+	memcpy(d.frame, fake_ram + FAKE_ESP0 - 24, 24);
+	return d;
+}
+
+static void assert_same_delivery(const struct delivered *a, const struct delivered *b)
+{
+	assert_int_equal(a->cs, b->cs);
+	assert_int_equal(a->ss, b->ss);
+	assert_int_equal(a->cs_base, b->cs_base);
+	assert_int_equal(a->ss_base, b->ss_base);
+	assert_int_equal(a->vpl, b->vpl);
+	assert_int_equal(a->vif, b->vif);
+	assert_int_equal(a->cr2, b->cr2);
+	assert_int_equal(a->eip, b->eip);
+	assert_int_equal(a->esp, b->esp);
+	assert_int_equal(a->eflags, b->eflags);
+	assert_memory_equal(a->frame, b->frame, sizeof(a->frame));
+}
+
+static void test_user_delivery_as_before_matches_the_general_way(void **state)
+{
+	(void)state;
+	protected_identity_paging();
+	kernel_shadow_maps_delivery();
+	fake_gate(VEC_PF, 0x300000, 0, 0);
+	user_at_a_fault();
+	deliver_or_stop(user_pf);			/* the general way, remembered */
+	assert_int_equal(fake_vcpu.arm_hint, 0);
+	struct delivered first = delivered();
+	assert_int_equal(first.eip, 0x300000);
+	assert_int_equal(first.vpl, VPL_KERNEL);
+	assert_int_equal(first.frame[0], 6);		/* the error code */
+
+	memset(fake_ram + FAKE_ESP0 - 24, 0, 24);
+	user_at_a_fault();
+	deliver_or_stop(user_pf);			/* the short way */
+	assert_int_equal(fake_vcpu.arm_hint, ARM_KEEP_OR_ARM);
+	struct delivered again = delivered();
+	assert_same_delivery(&again, &first);
+}
+
+/* Whatever the remembered checks read, changed, sends the next delivery
+ * the general way, which finds what the change means. */
+static void test_user_delivery_as_before_notices_changes(void **state)
+{
+	(void)state;
+	protected_identity_paging();
+	kernel_shadow_maps_delivery();
+	fake_gate(VEC_PF, 0x300000, 0, 0);
+	user_at_a_fault();
+	deliver_or_stop(user_pf);
+
+	/* Another handler in the gate. */
+	fake_gate(VEC_PF, 0x310000, 0, 0);
+	user_at_a_fault();
+	deliver_or_stop(user_pf);
+	assert_int_equal(fake_vcpu.arm_hint, 0);
+	assert_int_equal(fake_regs.eip, 0x310000);
+
+	/* Another SS0 in the TSS: a copy of the kernel's data segment. */
+	memcpy(fake_ram + FAKE_GDT + 18 * 8, fake_ram + FAKE_GDT + 13 * 8, 8);
+	ring_mirror_tables(&fake_vcpu);
+	user_at_a_fault();
+	deliver_or_stop(user_pf);			/* remembered again */
+	uint32_t ss0 = 0x90;
+	memcpy(fake_ram + FAKE_TSS + 8, &ss0, 4);
+	user_at_a_fault();
+	deliver_or_stop(user_pf);
+	assert_int_equal(fake_vcpu.arm_hint, 0);
+	assert_int_equal(fake_vcpu.ss, 0x90);
+	ss0 = 0x68;
+	memcpy(fake_ram + FAKE_TSS + 8, &ss0, 4);
+
+	/* The handler's code descriptor, changed in the GDT (its mirror's
+	 * generation moves): based at 0x1000 now. */
+	user_at_a_fault();
+	deliver_or_stop(user_pf);			/* remembered again */
+	fake_ram[FAKE_GDT + 12 * 8 + 3] = 0x10;
+	ring_mirror_tables(&fake_vcpu);
+	user_at_a_fault();
+	deliver_or_stop(user_pf);
+	assert_int_equal(fake_vcpu.arm_hint, 0);
+	assert_int_equal(fake_vcpu.cs_base, 0x1000);
+	fake_ram[FAKE_GDT + 12 * 8 + 3] = 0;
+	ring_mirror_tables(&fake_vcpu);
+
+	/* The IDT moved (its limit now excludes the gate): #GP, then #DF
+	 * (the #GP's gate is past the limit too), then a triple fault. */
+	user_at_a_fault();
+	deliver_or_stop(user_pf);			/* remembered again */
+	assert_int_equal(fake_regs.eip, 0x310000);
+	fake_vcpu.idtr.limit = VEC_PF * 8 - 1;
+	user_at_a_fault();
+	assert_int_equal(deliver_event(&fake_vcpu, user_pf), -1);
+}
+
 /* A code segment based at 0 with a byte-granular limit, at GDT index i. */
 static void small_code_segment(unsigned i, uint32_t limit, unsigned dpl)
 {
@@ -1052,6 +1270,10 @@ int main(void)
 		cmocka_unit_test_setup(test_hypercall_pv_irq_checks_its_word, setup),
 		cmocka_unit_test_setup(test_hypercall_set_gdt_entry_index_does_not_wrap, setup),
 		cmocka_unit_test_setup(test_undecodable_reflects_gp, setup),
+		cmocka_unit_test_setup(test_map_ahead_maps_only_what_no_fault_could_change, setup),
+		cmocka_unit_test_setup(test_user_page_fault_names_the_page_to_map_ahead, setup),
+		cmocka_unit_test_setup(test_user_delivery_as_before_matches_the_general_way, setup),
+		cmocka_unit_test_setup(test_user_delivery_as_before_notices_changes, setup),
 		cmocka_unit_test_setup(test_random_bytes_never_crash, setup),
 	};
 	return cmocka_run_group_tests_name("emulate", tests, NULL, NULL);

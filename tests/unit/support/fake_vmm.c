@@ -262,6 +262,11 @@ int arch_guest_set_stack(struct vcpu *v, uint64_t raw)
 	return 0;
 }
 
+int arch_alias_loaded_for(int code, uint64_t raw)
+{
+	return (code ? fake_code_alias_raw : fake_stack_alias_raw) == raw;
+}
+
 void arch_guest_set_flat_segments(struct vcpu *v)
 {
 	arch_guest_set_code(v, FLAT_CODE_DPL0);
