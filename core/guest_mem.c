@@ -2,11 +2,6 @@
 
 #include "lib/string.h"
 
-int gmem_contains(const struct guest_mem *gm, uint32_t gpa, uint32_t len)
-{
-	return gpa <= gm->size && len <= gm->size - gpa;
-}
-
 /*
  * Walk [gpa, gpa+len) one window at a time: a window ends where the arch's
  * mapping ends, so a copy may take several.

@@ -26,7 +26,10 @@ struct guest_mem {
 };
 
 /* Whether [gpa, gpa+len) lies inside guest RAM. */
-int gmem_contains(const struct guest_mem *gm, uint32_t gpa, uint32_t len);
+static inline int gmem_contains(const struct guest_mem *gm, uint32_t gpa, uint32_t len)
+{
+	return gpa <= gm->size && len <= gm->size - gpa;
+}
 
 /* Copy to or from guest-physical memory.  Return 0, or -1 (and copy
  * nothing) when the range is not wholly inside guest RAM. */

@@ -16,6 +16,16 @@
 #define ACCESS_WRITE 0x1u
 #define ACCESS_USER  0x2u	/* made at (virtual) CPL 3 */
 
+/* The bits of the guest's paging entries (SDM Vol. 3A §4.3). */
+#define GPTE_P     0x001u
+#define GPTE_W     0x002u
+#define GPTE_U     0x004u
+#define GPTE_A     0x020u	/* accessed */
+#define GPTE_D     0x040u	/* dirty (in a PTE or a 4 MiB PDE) */
+#define GPTE_PS    0x080u	/* in a PDE: a 4 MiB page (with CR4.PSE) */
+#define GPTE_G     0x100u	/* global (with CR4.PGE) */
+#define GPTE_FRAME 0xfffff000u
+
 /* Page-fault error code bits. */
 #define PF_PRESENT 0x1u		/* 1: a protection violation; 0: not present */
 #define PF_WRITE   0x2u
@@ -59,6 +69,21 @@ enum walk_result guest_walk(const struct guest_mem *gm, const struct paging_mode
 			    uint32_t va, unsigned access, int set_ad, struct walk *out);
 
 /*
+ * Permission of the combined entries (SDM Vol. 3A §4.6): user accesses
+ * need U at every level, writes need W at every level for user accesses,
+ * and for supervisor accesses too when CR0.WP is set.
+ */
+static inline int walk_allowed(uint32_t combined, unsigned access, int wp)
+{
+	if ((access & ACCESS_USER) && !(combined & GPTE_U))
+		return 0;
+	if ((access & ACCESS_WRITE) && !(combined & GPTE_W) &&
+	    ((access & ACCESS_USER) || wp))
+		return 0;
+	return 1;
+}
+
+/*
  * The same question, cheaply, for mapping a page again without a fault
  * (core/workingset.h): given the PDE and PTE the guest's tables hold for a
  * 4 KiB page now, whether the CPU could hold a translation for this access
@@ -66,9 +91,23 @@ enum walk_result guest_walk(const struct guest_mem *gm, const struct paging_mode
  * not global (left to a fault, as are 4 MiB pages: returns 0).  If so,
  * *frame is the page's guest-physical frame and *writable says whether a
  * write may go through too (allowed and already dirty).  The caller reads
- * the PDE once for many pages.
+ * the PDE once for many pages.  Inline: a CR3 load asks it for every page
+ * of a working set.
  */
-int walk_mapped_without_fault(const struct paging_mode *mode, uint32_t pde, uint32_t pte,
-			      unsigned access, uint32_t *frame, int *writable);
+static inline int walk_mapped_without_fault(const struct paging_mode *mode, uint32_t pde,
+					    uint32_t pte, unsigned access, uint32_t *frame,
+					    int *writable)
+{
+	const uint32_t needed = GPTE_P | GPTE_A;
+	if ((pde & needed) != needed || (pte & needed) != needed ||
+	    ((pde & GPTE_PS) && mode->pse) || (mode->pge && (pte & GPTE_G)))
+		return 0;
+	uint32_t combined = pde & pte;
+	if (!walk_allowed(combined, access, mode->wp))
+		return 0;
+	*frame = pte & GPTE_FRAME;
+	*writable = (pte & GPTE_D) && walk_allowed(combined, access | ACCESS_WRITE, mode->wp);
+	return 1;
+}
 
 #endif
