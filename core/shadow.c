@@ -172,15 +172,19 @@ void shadow_flush(struct shadow *s)
 }
 
 /* A CR3 load drops entry, for page (va | which): list it if the CPU used
- * it (the accessed flag it sets in the shadow entry). */
-static void note_dropped(struct shadow_dropped *dropped, uint32_t entry, uint32_t page)
+ * it (the accessed flag it sets in the shadow entry), and count the ones
+ * shadow_map_again made.  It runs for every entry a context switch
+ * drops: a store past the count is harmless, the next one overwrites it. */
+static inline void note_dropped(struct shadow_dropped *dropped, uint32_t entry, uint32_t page)
 {
-	if (entry & PTE_SHADOW_AGAIN) {
-		dropped->again++;
-		dropped->again_used += (entry & PTE_A) != 0;
+	uint32_t again = (entry / PTE_SHADOW_AGAIN) & 1;
+	uint32_t used = (entry / PTE_A) & 1;
+	dropped->again += again;
+	dropped->again_used += again & used;
+	if (dropped->count < dropped->max) {
+		dropped->page[dropped->count] = page;
+		dropped->count += used;
 	}
-	if ((entry & PTE_A) && dropped->count < dropped->max)
-		dropped->page[dropped->count++] = page;
 }
 
 /*
@@ -200,8 +204,7 @@ static void empty_nonglobal(struct shadow *s, unsigned which, unsigned slot,
 	for (unsigned i = first; i <= last; i++) {
 		if (!pt[i] || (pt[i] & keep))
 			continue;
-		if (dropped)
-			note_dropped(dropped, pt[i], (slot << 22) | (i << 12) | which);
+		note_dropped(dropped, pt[i], (slot << 22) | (i << 12) | which);
 		pt[i] = 0;
 	}
 	s->first[which][slot] = 1023;
@@ -212,55 +215,49 @@ static void empty_nonglobal(struct shadow *s, unsigned which, unsigned slot,
 /*
  * Clear the entries listed in filled[], which are all the non-global ones
  * (or were: invlpg may have cleared one since, or a later fill made it
- * global, and a page filled twice is listed twice).
+ * global, and a page filled twice is listed twice), in every table marked
+ * non-global.  The list runs by table, mostly: a table's pointer, range
+ * and mark are dealt with when the table changes from one page to the
+ * next.
  */
 static void empty_listed(struct shadow *s, struct shadow_dropped *dropped)
 {
-	uint32_t *pd[2] = { directory(s, 0), directory(s, 1) };
-	uint32_t table_of = ~0u;	/* (slot << 1 | which) of table */
+	const uint32_t same_table = 0xffc00000u | 1;	/* slot and which */
+	uint32_t table_of = ~0u;	/* a page of table (same_table bits) */
 	uint32_t *table = 0;
-	for (unsigned n = 0; n < s->nfilled; n++) {
-		uint32_t page = s->filled[n];
-		unsigned which = page & 1, slot = page >> 22;
-		s->first[which][slot] = 1023;	/* its range: empty after */
-		s->last[which][slot] = 0;
-		uint32_t pde = pd[which][slot];
-		if (!(pde & PTE_P))
-			continue;	/* dropped whole by invlpg (4 MiB) */
-		if ((slot << 1 | which) != table_of) {	/* the list runs by table */
-			table_of = slot << 1 | which;
+	const uint32_t *end = s->filled + s->nfilled;
+	for (const uint32_t *p = s->filled; p < end; p++) {
+		uint32_t page = *p;
+		if ((page ^ table_of) & same_table) {
+			unsigned which = page & 1, slot = page >> 22;
+			table_of = page;
+			/* NULL if invlpg dropped the table whole (4 MiB). */
 			table = s->tables[which][slot];
+			s->first[which][slot] = 1023;	/* its range: empty after */
+			s->last[which][slot] = 0;
+			mark_slot(s->nonglobal[which], slot, 0);
 		}
-		uint32_t *pte = &table[(page >> 12) & 1023];
-		if (!*pte || (*pte & PTE_SHADOW_GLOBAL))
+		if (!table)
 			continue;
-		if (dropped)
-			note_dropped(dropped, *pte, page);
+		uint32_t *pte = &table[(page >> 12) & 1023];
+		uint32_t entry = *pte;
+		if ((entry & (PTE_P | PTE_SHADOW_GLOBAL)) != PTE_P)
+			continue;	/* cleared since, or global now */
+		note_dropped(dropped, entry, page);
 		*pte = 0;
 	}
 }
 
-void shadow_flush_nonglobal(struct shadow *s, struct shadow_dropped *dropped)
+/* Past the list: clear the range of each table marked non-global. */
+static void empty_ranges(struct shadow *s, struct shadow_dropped *dropped)
 {
-	if (dropped)
-		dropped->count = dropped->again = dropped->again_used = 0;
-	int listed = s->nfilled <= SHADOW_FILLED_MAX;
-	uint32_t visited = s->nonglobal_words[0] | s->nonglobal_words[1];
-	if (listed)
-		empty_listed(s, dropped);	/* every non-global entry, and range */
-	s->nfilled = 0;
 	for (unsigned which = 0; which < 2; which++) {
 		/* Only the bitmap words that may hold a slot (a summary). */
 		uint32_t words = s->nonglobal_words[which];
-		s->nonglobal_words[which] = 0;
 		while (words) {
 			unsigned w = (unsigned)__builtin_ctz(words);
 			words &= words - 1;
 			uint32_t used = s->nonglobal[which][w];
-			if (listed) {		/* the list had them all */
-				s->nonglobal[which][w] = 0;
-				continue;
-			}
 			while (used) {
 				unsigned slot = w * 32 + (unsigned)__builtin_ctz(used);
 				used &= used - 1;
@@ -268,6 +265,25 @@ void shadow_flush_nonglobal(struct shadow *s, struct shadow_dropped *dropped)
 			}
 		}
 	}
+}
+
+void shadow_flush_nonglobal(struct shadow *s, struct shadow_dropped *dropped)
+{
+	/* Counted in a copy, which the compiler may keep in registers (the
+	 * list it writes could alias the counts), and into one nobody reads
+	 * when the caller wants no list. */
+	struct shadow_dropped d = { .page = 0, .max = 0 };
+	if (dropped)
+		d = (struct shadow_dropped){ .page = dropped->page, .max = dropped->max };
+	uint32_t visited = s->nonglobal_words[0] | s->nonglobal_words[1];
+	if (s->nfilled <= SHADOW_FILLED_MAX)
+		empty_listed(s, &d);
+	else
+		empty_ranges(s, &d);
+	s->nfilled = 0;
+	s->nonglobal_words[0] = s->nonglobal_words[1] = 0;	/* no slot marked */
+	if (dropped)
+		*dropped = d;
 	/* A slot stays "large" only while the pieces it holds survive: in
 	 * the slots just emptied, only the global ones. */
 	if (s->any_large)

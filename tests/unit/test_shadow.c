@@ -232,6 +232,60 @@ static void test_cr3_load_lists_used_entries_past_the_list(void **state)
 	check_cr3_load_lists_used_entries(SHADOW_FILLED_MAX);
 }
 
+/* The entries shadow_map_again made are counted as such when a CR3 load
+ * drops them, and as used if the CPU used them; a table invlpg dropped
+ * whole (4 MiB) since is passed over. */
+static void test_cr3_load_counts_entries_mapped_again(void **state)
+{
+	(void)state;
+	shadow_map_again(&s, SHADOW_USER, 0x08048000, 0x5003000, 0);
+	shadow_map_again(&s, SHADOW_USER, 0x08049000, 0x5004000, 1);
+	shadow_map_again(&s, SHADOW_KERNEL, 0xbffff000, 0x5005000, 1);
+	shadow_map(&s, SHADOW_USER, 0x0804a000, 0x5006000, 1, 0, 0);
+	shadow_map(&s, SHADOW_KERNEL, 0x00800000, 0x5400000, 1, 1, 0);	/* 4 MiB piece */
+	shadow_map_again(&s, SHADOW_KERNEL, 0x00801000, 0x5401000, 1);
+	assert_int_equal(shadow_invalidate(&s, 0x00800000), 1);
+	touch(SHADOW_USER, 0x08049000);
+	touch(SHADOW_USER, 0x0804a000);
+	uint32_t pages[8];
+	struct shadow_dropped dropped = { .page = pages, .max = 8 };
+	shadow_flush_nonglobal(&s, &dropped);
+	assert_int_equal(dropped.again, 3);
+	assert_int_equal(dropped.again_used, 1);
+	assert_int_equal(dropped.count, 2);
+	assert_true(listed(pages, 2, 0x08049000 | SHADOW_USER));
+	assert_true(listed(pages, 2, 0x0804a000 | SHADOW_USER));
+	assert_int_equal(shadow_lookup(&s, SHADOW_USER, 0x08049000), 0);
+	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xbffff000), 0);
+	/* A list too short keeps what fits and counts on. */
+	shadow_map_again(&s, SHADOW_USER, 0x08048000, 0x5003000, 0);
+	shadow_map_again(&s, SHADOW_USER, 0x08049000, 0x5004000, 1);
+	touch(SHADOW_USER, 0x08048000);
+	touch(SHADOW_USER, 0x08049000);
+	dropped.max = 1;
+	shadow_flush_nonglobal(&s, &dropped);
+	assert_int_equal(dropped.count, 1);
+	assert_int_equal(dropped.again, 2);
+	assert_int_equal(dropped.again_used, 2);
+	assert_int_equal(pages[0], 0x08048000 | SHADOW_USER);
+}
+
+/* A CR3 load that goes by the list leaves its tables unmarked: kept
+ * empty, they give way when the allocator runs dry. */
+static void test_tables_emptied_by_the_list_are_reclaimed(void **state)
+{
+	(void)state;
+	for (uint32_t slot = 0; slot < 10; slot++)
+		assert_int_equal(shadow_map(&s, SHADOW_USER, slot << 22, 0x5000000, 1, 0, 0), 0);
+	shadow_flush_nonglobal(&s, NULL);
+	unsigned mapped = 0;
+	for (uint32_t slot = 100; slot < 100 + FRAMES; slot++)
+		mapped += shadow_map(&s, SHADOW_KERNEL, slot << 22, 0x5000000, 1, 0, 0) == 0;
+	assert_int_equal(mapped, FRAMES - 2);	/* all but the directories */
+	for (uint32_t slot = 0; slot < 10; slot++)
+		assert_int_equal(shadow_lookup(&s, SHADOW_USER, slot << 22), 0);
+}
+
 /* Tables kept empty give way when the allocator runs dry. */
 static void test_kept_tables_are_reclaimed(void **state)
 {
@@ -270,6 +324,8 @@ int main(void)
 		cmocka_unit_test_setup(test_cr3_load_keeps_only_global_entries, setup),
 		cmocka_unit_test_setup(test_cr3_load_lists_used_entries, setup),
 		cmocka_unit_test_setup(test_cr3_load_lists_used_entries_past_the_list, setup),
+		cmocka_unit_test_setup(test_cr3_load_counts_entries_mapped_again, setup),
+		cmocka_unit_test_setup(test_tables_emptied_by_the_list_are_reclaimed, setup),
 		cmocka_unit_test_setup(test_flush_frees_every_table, setup),
 		cmocka_unit_test_setup(test_out_of_tables, setup),
 		cmocka_unit_test_setup(test_kept_tables_are_reclaimed, setup),
