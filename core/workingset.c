@@ -27,6 +27,26 @@ struct workingset_space *workingset_record(struct workingset *ws, uint32_t cr3)
 	return victim;
 }
 
+/*
+ * Put the list in address order, so that mapping it again reads each of
+ * the guest's page tables once.  An insertion sort: the list mostly comes
+ * back sorted already, since it was mapped again in this order and a CR3
+ * load records pages in the order they were mapped; only the pages
+ * faulted in since are out of place.
+ */
+static void sort_pages(uint32_t *page, unsigned count)
+{
+	for (unsigned i = 1; i < count; i++) {
+		uint32_t moving = page[i];
+		if (moving >= page[i - 1])
+			continue;	/* the usual case: in place */
+		unsigned j = i;
+		for (; j > 0 && page[j - 1] > moving; j--)
+			page[j] = page[j - 1];
+		page[j] = moving;
+	}
+}
+
 const uint32_t *workingset_take(struct workingset *ws, uint32_t cr3, unsigned *count)
 {
 	for (unsigned i = 0; i < WORKINGSET_SPACES; i++) {
@@ -34,6 +54,7 @@ const uint32_t *workingset_take(struct workingset *ws, uint32_t cr3, unsigned *c
 		if (sp->count > 0 && sp->cr3 == cr3) {
 			*count = sp->count;
 			sp->count = 0;
+			sort_pages(sp->page, *count);
 			return sp->page;
 		}
 	}

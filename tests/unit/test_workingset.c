@@ -86,6 +86,38 @@ static void test_empty_lists_are_reused_first(void **state)
 	assert_non_null(workingset_take(&ws, 0x100000, &count));
 }
 
+/* The list comes back in address order (va | which), whatever order the
+ * pages were recorded in: every page once, none lost. */
+static void test_take_sorts_the_list(void **state)
+{
+	(void)state;
+	static const uint32_t recorded[] = {
+		0xb7feb001, 0xbf945001, 0x09786001, 0xbf945000, 0x08049001,
+		0x08075001, 0x0804c001, 0x08048000, 0xbf945000, 0x00000001,
+	};
+	const unsigned n = sizeof(recorded) / sizeof(recorded[0]);
+	struct workingset_space *sp = workingset_record(&ws, 0x1000);
+	memcpy(sp->page, recorded, sizeof(recorded));
+	sp->count = n;
+	unsigned count;
+	const uint32_t *pages = workingset_take(&ws, 0x1000, &count);
+	assert_int_equal(count, n);
+	for (unsigned i = 1; i < n; i++)
+		if (pages[i - 1] > pages[i])
+			fail_msg("page %u (%08x) before page %u (%08x)", i - 1, pages[i - 1],
+				 i, pages[i]);
+	for (unsigned i = 0; i < n; i++) {
+		unsigned in_list = 0, in_recorded = 0;
+		for (unsigned j = 0; j < n; j++) {
+			in_list += pages[j] == recorded[i];
+			in_recorded += recorded[j] == recorded[i];
+		}
+		if (in_list != in_recorded)
+			fail_msg("%08x: %u times in the list, recorded %u times", recorded[i],
+				 in_list, in_recorded);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -93,6 +125,7 @@ int main(void)
 		cmocka_unit_test_setup(test_recording_again_replaces, setup),
 		cmocka_unit_test_setup(test_least_recently_recorded_goes, setup),
 		cmocka_unit_test_setup(test_empty_lists_are_reused_first, setup),
+		cmocka_unit_test_setup(test_take_sorts_the_list, setup),
 	};
 	return cmocka_run_group_tests_name("workingset", tests, NULL, NULL);
 }
