@@ -82,8 +82,9 @@ void mmu_protect_tables(struct vcpu *v)
  * the shadow when the guest last left it (core/workingset.h): each one the
  * guest's tables map now with its accessed flags set, as a fill would map
  * it (writable only if already dirty) but without setting any flag.  The
- * guest's PDE and page table are read again only when the 4 MiB slot
- * changes from one listed page to the next.
+ * list comes in address order: the guest's PDE and page table are read
+ * again, and the shadow's tables for the slot readied, only when the 4 MiB
+ * slot changes from one listed page to the next.
  */
 static unsigned map_working_set(struct vcpu *v)
 {
@@ -92,6 +93,7 @@ static unsigned map_working_set(struct vcpu *v)
 	struct paging_mode mode = vmem_paging_mode(v);
 	uint32_t pde_slot = ~0u, pde = 0;
 	const uint32_t *table = 0;	/* the guest's page table for pde_slot */
+	uint32_t *shadow_table[2];	/* the shadows' for pde_slot, once readied */
 	for (unsigned i = 0; i < count; i++) {
 		uint32_t va = pages[i] & ~(PAGE - 1);
 		unsigned which = pages[i] & 1;
@@ -102,19 +104,24 @@ static unsigned map_working_set(struct vcpu *v)
 			/* A page's worth through one window (gmem_word's map):
 			 * nothing below maps another before the slot changes. */
 			table = (pde & 1) ? gmem_word(&v->mem, pde & ~(PAGE - 1)) : 0;
+			shadow_table[0] = shadow_table[1] = 0;
 		}
 		if (!table)		/* not present, or outside RAM */
 			continue;
-		const uint32_t *entry = &table[(va >> 12) & 1023];
 		uint32_t frame;
 		int writable;
-		if (!walk_mapped_without_fault(&mode, pde, *entry,
+		if (!walk_mapped_without_fault(&mode, pde, table[(va >> 12) & 1023],
 					       which == SHADOW_USER ? ACCESS_USER : 0,
 					       &frame, &writable) ||
 		    !gmem_contains(&v->mem, frame, PAGE) || vcpu_table_page(v, frame))
 			continue;
-		if (shadow_map_again(&v->shadow, which, va, v->mem.host_base + frame, writable))
-			break;		/* out of tables: faults will do */
+		if (!shadow_table[which]) {
+			shadow_table[which] = shadow_again_table(&v->shadow, which, pde_slot);
+			if (!shadow_table[which])
+				break;		/* out of tables: faults will do */
+		}
+		shadow_again_put(&v->shadow, which, shadow_table[which], va,
+				 v->mem.host_base + frame, writable);
 		mapped++;
 	}
 	return mapped;

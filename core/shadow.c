@@ -1,16 +1,5 @@
 #include "core/shadow.h"
 
-#define PTE_P  0x001u
-#define PTE_W  0x002u
-#define PTE_U  0x004u
-#define PTE_A  0x020u	/* set by the CPU when it uses the entry */
-#define FRAME  0xfffff000u
-/* An available bit of the shadow PTE (the CPU ignores it): the guest's
- * entry was global. */
-#define PTE_SHADOW_GLOBAL 0x200u
-/* Another: shadow_map_again made it, ahead of use. */
-#define PTE_SHADOW_AGAIN 0x400u
-
 static int slot_marked(const uint32_t *bits, unsigned slot)
 {
 	return (bits[slot / 32] >> (slot % 32)) & 1;
@@ -52,30 +41,33 @@ int shadow_init(struct shadow *s, const struct shadow_ops *ops)
 
 static void free_empty_tables(struct shadow *s);
 
-/* The one way entries are made: inlined into both callers, which pass
- * constants for most of it (every fill and working-set page runs it). */
-static inline __attribute__((always_inline))
-int map_entry(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
-	      int writable, int from_large, int global, uint32_t extra)
+/* A page table for slot in table which: the cache of emptied ones gives
+ * way if there is no frame.  -1 if none even then. */
+static int new_table(struct shadow *s, unsigned which, unsigned slot)
+{
+	uint32_t pt = s->ops->alloc_table();
+	if (!pt) {
+		free_empty_tables(s);
+		pt = s->ops->alloc_table();
+	}
+	if (!pt)
+		return -1;
+	/* The PDE allows everything; the PTE decides. */
+	directory(s, which)[slot] = pt | SHADOW_PTE_P | SHADOW_PTE_W | SHADOW_PTE_U;
+	s->tables[which][slot] = s->ops->table(pt);
+	s->first[which][slot] = 1023;
+	s->last[which][slot] = 0;
+	return 0;
+}
+
+int shadow_map(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
+	       int writable, int from_large, int global)
 {
 	unsigned slot = va >> 22;
 	if (slot >= SHADOW_GUEST_PDES)
 		return -1;	/* the VMM's own space is never the guest's */
-	uint32_t *pd = directory(s, which);
-	if (!(pd[slot] & PTE_P)) {
-		uint32_t pt = s->ops->alloc_table();
-		if (!pt) {
-			free_empty_tables(s);	/* the cache gives way */
-			pt = s->ops->alloc_table();
-		}
-		if (!pt)
-			return -1;
-		/* The PDE allows everything; the PTE decides. */
-		pd[slot] = pt | PTE_P | PTE_W | PTE_U;
-		s->tables[which][slot] = s->ops->table(pt);
-		s->first[which][slot] = 1023;
-		s->last[which][slot] = 0;
-	}
+	if (!s->tables[which][slot] && new_table(s, which, slot))
+		return -1;
 	if (from_large)
 		mark_slot(s->large, slot, 1);
 	mark_slot(global ? s->global[which] : s->nonglobal[which], slot, 1);
@@ -85,37 +77,25 @@ int map_entry(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
 		s->any_large = 1;
 	uint32_t *pt = s->tables[which][slot];
 	unsigned i = (va >> 12) & 1023;
-	pt[i] = (host_pa & FRAME) | PTE_P | PTE_U |
-		(writable ? PTE_W : 0) | (global ? PTE_SHADOW_GLOBAL : 0) | extra;
-	if (!global) {		/* what a CR3 load must clear */
-		if (i < s->first[which][slot])
-			s->first[which][slot] = (uint16_t)i;
-		if (i > s->last[which][slot])
-			s->last[which][slot] = (uint16_t)i;
-		if (s->nfilled < SHADOW_FILLED_MAX)
-			s->filled[s->nfilled] = (va & ~0xfffu) | which;
-		s->nfilled++;
-	}
+	pt[i] = (host_pa & SHADOW_PTE_FRAME) | SHADOW_PTE_P | SHADOW_PTE_U |
+		(writable ? SHADOW_PTE_W : 0) | (global ? SHADOW_PTE_GLOBAL : 0);
+	if (!global)		/* what a CR3 load must clear */
+		shadow_note_filled(s, which, va);
 	return 0;
 }
 
-int shadow_map(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
-	       int writable, int from_large, int global)
+uint32_t *shadow_again_new_table(struct shadow *s, unsigned which, unsigned slot)
 {
-	return map_entry(s, which, va, host_pa, writable, from_large, global, 0);
-}
-
-int shadow_map_again(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
-		     int writable)
-{
-	return map_entry(s, which, va, host_pa, writable, 0, 0, PTE_SHADOW_AGAIN);
+	if (slot >= SHADOW_GUEST_PDES || new_table(s, which, slot))
+		return 0;
+	return shadow_again_table(s, which, slot);
 }
 
 static void drop_table(struct shadow *s, unsigned which, unsigned slot)
 {
 	uint32_t *pd = directory(s, which);
-	if (pd[slot] & PTE_P) {
-		s->ops->free_table(pd[slot] & FRAME);
+	if (pd[slot] & SHADOW_PTE_P) {
+		s->ops->free_table(pd[slot] & SHADOW_PTE_FRAME);
 		pd[slot] = 0;
 		s->tables[which][slot] = 0;
 	}
@@ -137,7 +117,7 @@ int shadow_invalidate(struct shadow *s, uint32_t va)
 	}
 	for (unsigned which = 0; which < 2; which++) {
 		uint32_t *pd = directory(s, which);
-		if (pd[slot] & PTE_P)
+		if (pd[slot] & SHADOW_PTE_P)
 			s->tables[which][slot][(va >> 12) & 1023] = 0;
 	}
 	return 0;
@@ -173,12 +153,12 @@ void shadow_flush(struct shadow *s)
 
 /* A CR3 load drops entry, for page (va | which): list it if the CPU used
  * it (the accessed flag it sets in the shadow entry), and count the ones
- * shadow_map_again made.  It runs for every entry a context switch
+ * shadow_again_put made.  It runs for every entry a context switch
  * drops: a store past the count is harmless, the next one overwrites it. */
 static inline void note_dropped(struct shadow_dropped *dropped, uint32_t entry, uint32_t page)
 {
-	uint32_t again = (entry / PTE_SHADOW_AGAIN) & 1;
-	uint32_t used = (entry / PTE_A) & 1;
+	uint32_t again = (entry / SHADOW_PTE_AGAIN) & 1;
+	uint32_t used = (entry / SHADOW_PTE_A) & 1;
 	dropped->again += again;
 	dropped->again_used += again & used;
 	if (dropped->count < dropped->max) {
@@ -200,7 +180,7 @@ static void empty_nonglobal(struct shadow *s, unsigned which, unsigned slot,
 	unsigned first = s->first[which][slot], last = s->last[which][slot];
 	/* Global entries may lie among them (the kernel's direct map around
 	 * a kmap): those stay. */
-	uint32_t keep = slot_marked(s->global[which], slot) ? PTE_SHADOW_GLOBAL : 0;
+	uint32_t keep = slot_marked(s->global[which], slot) ? SHADOW_PTE_GLOBAL : 0;
 	for (unsigned i = first; i <= last; i++) {
 		if (!pt[i] || (pt[i] & keep))
 			continue;
@@ -241,7 +221,7 @@ static void empty_listed(struct shadow *s, struct shadow_dropped *dropped)
 			continue;
 		uint32_t *pte = &table[(page >> 12) & 1023];
 		uint32_t entry = *pte;
-		if ((entry & (PTE_P | PTE_SHADOW_GLOBAL)) != PTE_P)
+		if ((entry & (SHADOW_PTE_P | SHADOW_PTE_GLOBAL)) != SHADOW_PTE_P)
 			continue;	/* cleared since, or global now */
 		note_dropped(dropped, entry, page);
 		*pte = 0;
@@ -298,7 +278,7 @@ uint32_t shadow_lookup(const struct shadow *s, unsigned which, uint32_t va)
 {
 	const uint32_t *pd = directory(s, which);
 	uint32_t pde = pd[va >> 22];
-	if (!(pde & PTE_P))
+	if (!(pde & SHADOW_PTE_P))
 		return 0;
 	if (va >> 22 >= SHADOW_GUEST_PDES)
 		return pde;		/* the VMM's own (large) mapping */

@@ -38,6 +38,16 @@ enum { SHADOW_KERNEL, SHADOW_USER };
 
 #define SHADOW_FILLED_MAX 256
 
+/* The bits of a shadow entry: the CPU's (SDM Vol. 3A §4.3), and two of
+ * those it leaves to software. */
+#define SHADOW_PTE_P      0x001u
+#define SHADOW_PTE_W      0x002u
+#define SHADOW_PTE_U      0x004u
+#define SHADOW_PTE_A      0x020u	/* set by the CPU when it uses the entry */
+#define SHADOW_PTE_GLOBAL 0x200u	/* the guest's entry was global */
+#define SHADOW_PTE_AGAIN  0x400u	/* shadow_again_put made it, ahead of use */
+#define SHADOW_PTE_FRAME  0xfffff000u
+
 struct shadow_ops {
 	uint32_t (*alloc_table)(void);		/* a zeroed frame; 0 if none */
 	void (*free_table)(uint32_t frame);
@@ -99,11 +109,53 @@ int shadow_init(struct shadow *s, const struct shadow_ops *ops);
 int shadow_map(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
 	       int writable, int from_large, int global);
 
-/* shadow_map for a non-global 4 KiB page mapped again ahead of use (a
- * working set, core/workingset.h): the entry is marked so that the next
- * CR3 load can tell whether it was used. */
-int shadow_map_again(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
-		     int writable);
+/*
+ * A non-global entry was made for va in table which: what the next CR3
+ * load must clear (the range of its table, and the list while it lasts).
+ */
+static inline void shadow_note_filled(struct shadow *s, unsigned which, uint32_t va)
+{
+	unsigned slot = va >> 22, i = (va >> 12) & 1023;
+	if (i < s->first[which][slot])
+		s->first[which][slot] = (uint16_t)i;
+	if (i > s->last[which][slot])
+		s->last[which][slot] = (uint16_t)i;
+	if (s->nfilled < SHADOW_FILLED_MAX)
+		s->filled[s->nfilled] = (va & ~0xfffu) | which;
+	s->nfilled++;
+}
+
+/*
+ * Mapping a working set again (core/workingset.h) ahead of use, a table at
+ * a time: shadow_again_table readies the page table of slot in table which
+ * (allocated if need be, marked as holding non-global entries) and returns
+ * its entries, NULL if out of memory (faults will do) or if the slot is
+ * the VMM's; shadow_again_put then maps each 4 KiB page va of that slot
+ * to host frame host_pa, writable or read-only.  Such an entry is
+ * non-global, and marked so that the next CR3 load can tell whether it
+ * was used.  Inline: a CR3 load runs them for every slot and page;
+ * shadow_again_new_table is the slow path, for a slot with no table yet.
+ */
+uint32_t *shadow_again_new_table(struct shadow *s, unsigned which, unsigned slot);
+
+static inline uint32_t *shadow_again_table(struct shadow *s, unsigned which, unsigned slot)
+{
+	uint32_t *table = slot < SHADOW_GUEST_PDES ? s->tables[which][slot] : 0;
+	if (!table)		/* (or the VMM's slot: refused there) */
+		return shadow_again_new_table(s, which, slot);
+	/* What shadow_map marks for a non-global entry, once for them all. */
+	s->nonglobal[which][slot / 32] |= 1u << (slot % 32);
+	s->nonglobal_words[which] |= 1u << (slot / 32);
+	return table;
+}
+
+static inline void shadow_again_put(struct shadow *s, unsigned which, uint32_t *table,
+				    uint32_t va, uint32_t host_pa, int writable)
+{
+	table[(va >> 12) & 1023] = (host_pa & SHADOW_PTE_FRAME) | SHADOW_PTE_P | SHADOW_PTE_U |
+				   (writable ? SHADOW_PTE_W : 0) | SHADOW_PTE_AGAIN;
+	shadow_note_filled(s, which, va);
+}
 
 /* Drop the translation of va from both tables (invlpg).  Returns 1 when
  * that took a whole 4 MiB page's pieces (the caller must then forget more
@@ -118,7 +170,7 @@ void shadow_flush(struct shadow *s);
 struct shadow_dropped {
 	uint32_t *page;
 	unsigned max, count;
-	/* Of the entries dropped, how many shadow_map_again made, and how
+	/* Of the entries dropped, how many shadow_again_put made, and how
 	 * many of those the CPU used. */
 	unsigned again, again_used;
 };

@@ -7,10 +7,12 @@
  * tables, and over shadow tables drawn from a small frame arena (so running
  * out of frames happens too).  Each step is an opcode byte and its operands:
  *
- *   0  write a word anywhere in guest RAM     4  shadow_invalidate
- *   1  write an entry of the current directory 5  shadow_flush, or (opcode
- *   2  guest_walk, checked                        bit 3) shadow_flush_nonglobal
- *   3  shadow_map                             6  walk, then map what it gave
+ *   0  write a word anywhere in guest RAM     4  shadow_invalidate, or (opcode
+ *   1  write an entry of the current directory    bit 3) the CPU's use of an
+ *   2  guest_walk, checked                        entry (its accessed flag)
+ *   3  shadow_map, or (operand bit 4) the     5  shadow_flush, or (opcode
+ *      working set's shadow_again_table and       bit 3) shadow_flush_nonglobal
+ *      shadow_again_put                       6  walk, then map what it gave
  *   7  new paging mode: CR3, PSE, WP, PGE        (as the MMU's fill does)
  *
  * guest_walk is checked against a reference walk written here from the SDM
@@ -19,7 +21,8 @@
  * accessed and dirty flags of the entries used (nothing on a fault, nothing
  * without set_ad).  The shadows are checked against a model of what they
  * must hold, as a TLB: each map, invalidation (whole 4 MiB pieces included),
- * flush, and CR3 load (which keeps the global entries and only those).  At the end, every shadow table is read back: no entry for a
+ * flush, and CR3 load (which keeps the global entries and only those, and
+ * lists and counts the ones it drops that were used or mapped again).  At the end, every shadow table is read back: no entry for a
  * linear address at or above GUEST_LINEAR_LIMIT, the VMM's directory slots
  * untouched, every entry a present user page, no frame leaked or shared.
  */
@@ -35,7 +38,8 @@
 #define D  0x040u
 #define PS 0x080u
 #define G  0x100u
-#define SHADOW_GLOBAL 0x200u	/* core/shadow.c: the guest's entry was global */
+#define SHADOW_GLOBAL SHADOW_PTE_GLOBAL
+#define SHADOW_AGAIN SHADOW_PTE_AGAIN
 #define FRAME 0xfffff000u
 #define LARGE 0xffc00000u
 
@@ -339,6 +343,42 @@ static void do_map(unsigned which, uint32_t va, uint32_t host_pa, int writable,
 	check_lookups(va);
 }
 
+/* A working-set page mapped again (core/mmu.c, map_working_set). */
+static void do_map_again(unsigned which, uint32_t va, uint32_t host_pa, int writable)
+{
+	unsigned slot = va >> 22;
+	int frames_before = in_use;
+	uint32_t *pt = shadow_again_table(&sh, which, slot);
+	if (slot >= SHADOW_GUEST_PDES) {
+		CHECK(!pt);		/* the VMM's space is never the guest's */
+	} else if (!has_table[which][slot] && frames_before == FRAMES &&
+		   !reclaim_kept_tables()) {
+		CHECK(!pt);		/* out of frames: refused, nothing changed */
+		CHECK(in_use == FRAMES);
+	} else {
+		CHECK(pt != NULL);
+		if (frames_before != FRAMES || has_table[which][slot])
+			CHECK(in_use == frames_before + !has_table[which][slot]);
+		shadow_again_put(&sh, which, pt, va, host_pa, writable);
+		has_table[which][slot] = 1;
+		nonglobal[which][slot] = 1;
+		model_set(which, va, (host_pa & FRAME) | P | U | (writable ? W : 0) |
+			  SHADOW_AGAIN);
+	}
+	check_lookups(va);
+}
+
+/* The CPU uses the entry for va in table which, if there is one. */
+static void do_touch(unsigned which, uint32_t va)
+{
+	uint32_t value = model_lookup(which, va);
+	if (va >> 22 >= SHADOW_GUEST_PDES || !value)
+		return;
+	table(table(sh.pd[which])[va >> 22] & FRAME)[(va >> 12) & 1023] |= A;
+	model_set(which, va, value | A);
+	check_lookups(va);
+}
+
 static void do_invalidate(uint32_t va)
 {
 	unsigned slot = va >> 22;
@@ -369,10 +409,34 @@ static void do_flush(void)
 	CHECK(in_use == 2);		/* every page table freed */
 }
 
-/* A CR3 load: only global entries stay; the tables all stay, for reuse. */
-static void do_flush_nonglobal(void)
+/* A CR3 load: only global entries stay; the tables all stay, for reuse.
+ * The non-global entries the CPU used are listed (as many as fit in max),
+ * once each, and those mapped again counted. */
+static void do_flush_nonglobal(unsigned max)
 {
-	shadow_flush_nonglobal(&sh, NULL);
+	unsigned again = 0, used = 0, again_used = 0;
+	for (unsigned i = 0; i < nentries; i++) {
+		uint32_t value = entries[i].value;
+		if (!value || (value & SHADOW_GLOBAL))
+			continue;
+		again += (value & SHADOW_AGAIN) != 0;
+		used += (value & A) != 0;
+		again_used += (value & SHADOW_AGAIN) && (value & A);
+	}
+	uint32_t list[16];
+	struct shadow_dropped dropped = { .page = list, .max = max };
+	shadow_flush_nonglobal(&sh, max ? &dropped : NULL);
+	if (max) {
+		CHECK(dropped.again == again && dropped.again_used == again_used);
+		CHECK(dropped.count == (used < max ? used : max));
+		for (unsigned n = 0; n < dropped.count; n++) {
+			unsigned which = list[n] & 1;
+			CHECK((list[n] & 0xffeu) == 0);
+			CHECK(model_lookup(which, list[n] & FRAME) & A);
+			for (unsigned m = 0; m < n; m++)
+				CHECK(list[m] != list[n]);	/* once each */
+		}
+	}
 	/* Every table stays, emptied of its non-global entries. */
 	memset(nonglobal, 0, sizeof(nonglobal));
 	for (unsigned i = 0; i < nentries; i++)
@@ -482,20 +546,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint8_t how = in_u8(&in);
 			uint32_t va = in_u32(&in);
 			uint32_t pa = in_u32(&in);
-			do_map(how & 1, va, pa, (how >> 1) & 1, (how >> 2) & 1,
-			       (how >> 3) & 1);
+			if (how & 0x10)
+				do_map_again(how & 1, va, pa, (how >> 1) & 1);
+			else
+				do_map(how & 1, va, pa, (how >> 1) & 1, (how >> 2) & 1,
+				       (how >> 3) & 1);
 			break;
 		}
 		case 4:
-			do_invalidate(in_u32(&in));
+			if (op & 8) {
+				uint8_t which = in_u8(&in) & 1;
+				do_touch(which, in_u32(&in));
+			} else {
+				do_invalidate(in_u32(&in));
+			}
 			break;
 		case 5:
 			/* A flush walks all 2 x 1008 slots: a few per input
 			 * test it as well as many, and keep the fuzzer fast. */
 			if (flushes++ >= 4)
 				break;
-			if (op & 8)
-				do_flush_nonglobal();
+			if (op & 8)	/* a list of 0 (none), 1, 2, 4 ... 16 */
+				do_flush_nonglobal((op >> 4) > 5 ? 16 : (1u << (op >> 4)) >> 1);
 			else
 				do_flush();
 			break;

@@ -331,6 +331,19 @@ def pw_seeds():
     yield "self-map", base + pde(3, 0x1000 | P | W | U) + walk(0xc00000, 3) + \
         fill(0xc00000, 1)
 
+    def again(which, writable, va, pa): return smap(0x10 | which | writable << 1, va, pa)
+    def touch(which, va): return u8(12) + u8(which) + u32(va)
+    def flush_listing(n): return u8(13 | n << 4)    # a list of (1 << n) >> 1
+    yield "working-set", base + again(1, 0, 0x1000, 0x3000) + again(0, 1, 0x2000, 0x4000) + \
+        again(1, 1, 0x400000, 0x5000) + fill(0x1000, 3) + touch(1, 0x1000) + \
+        touch(0, 0x2000) + touch(1, 0x400000) + flush_listing(5) + \
+        again(1, 0, 0xfc000000, 0x5000) + again(1, 0, 0x1000, 0x3000) + \
+        again(1, 0, 0x3000, 0x3000) + touch(1, 0x1000) + touch(1, 0x3000) + flush_listing(1)
+    yield "working-set-out-of-frames", u8(8) + b"".join(smap(i & 1, i << 22, i << 12)
+                                                        for i in range(22)) + \
+        flush_nonglobal + b"".join(again(i & 1, 1, (64 + i) << 22, i << 12)
+                                   for i in range(26)) + flush_listing(3)
+
 
 # ---- fuzz_segments: descriptor, ring ----
 

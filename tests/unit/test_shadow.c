@@ -232,18 +232,53 @@ static void test_cr3_load_lists_used_entries_past_the_list(void **state)
 	check_cr3_load_lists_used_entries(SHADOW_FILLED_MAX);
 }
 
-/* The entries shadow_map_again made are counted as such when a CR3 load
+/* What map_working_set does for a page (core/mmu.c). */
+static void map_again(unsigned which, uint32_t va, uint32_t host_pa, int writable)
+{
+	uint32_t *table = shadow_again_table(&s, which, va >> 22);
+	assert_non_null(table);
+	shadow_again_put(&s, which, table, va, host_pa, writable);
+}
+
+/* A page mapped again is a non-global user page, writable or not, marked
+ * as made ahead of use; its table, once readied, holds it against the
+ * reclaiming of emptied tables, and goes at the next CR3 load. */
+static void test_map_again(void **state)
+{
+	(void)state;
+	map_again(SHADOW_USER, 0x08048000, 0x5003000, 0);
+	map_again(SHADOW_KERNEL, 0xbffff000, 0x5004fff, 1);
+	assert_int_equal(shadow_lookup(&s, SHADOW_USER, 0x08048000), 0x5003000 | P | U | 0x400);
+	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xbffff000),
+			 0x5004000 | P | W | U | 0x400);
+	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0x08048000), 0);
+	assert_null(shadow_again_table(&s, SHADOW_USER, SHADOW_GUEST_PDES));	/* the VMM's */
+	assert_int_equal(table(s.pd[SHADOW_USER])[SHADOW_GUEST_PDES], VMM_PDE);
+	/* Out of frames: the tables kept empty give way, not these. */
+	for (uint32_t slot = 100; slot < 100 + FRAMES; slot++)
+		shadow_map(&s, SHADOW_KERNEL, slot << 22, 0x5000000, 1, 0, 0);
+	assert_null(shadow_again_table(&s, SHADOW_USER, 99));
+	assert_int_not_equal(shadow_lookup(&s, SHADOW_USER, 0x08048000), 0);
+	assert_int_not_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xbffff000), 0);
+	/* An existing table is readied without a frame. */
+	assert_non_null(shadow_again_table(&s, SHADOW_USER, 0x08049000 >> 22));
+	shadow_flush_nonglobal(&s, NULL);
+	assert_int_equal(shadow_lookup(&s, SHADOW_USER, 0x08048000), 0);
+	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xbffff000), 0);
+}
+
+/* The entries shadow_again_put made are counted as such when a CR3 load
  * drops them, and as used if the CPU used them; a table invlpg dropped
  * whole (4 MiB) since is passed over. */
 static void test_cr3_load_counts_entries_mapped_again(void **state)
 {
 	(void)state;
-	shadow_map_again(&s, SHADOW_USER, 0x08048000, 0x5003000, 0);
-	shadow_map_again(&s, SHADOW_USER, 0x08049000, 0x5004000, 1);
-	shadow_map_again(&s, SHADOW_KERNEL, 0xbffff000, 0x5005000, 1);
+	map_again(SHADOW_USER, 0x08048000, 0x5003000, 0);
+	map_again(SHADOW_USER, 0x08049000, 0x5004000, 1);
+	map_again(SHADOW_KERNEL, 0xbffff000, 0x5005000, 1);
 	shadow_map(&s, SHADOW_USER, 0x0804a000, 0x5006000, 1, 0, 0);
 	shadow_map(&s, SHADOW_KERNEL, 0x00800000, 0x5400000, 1, 1, 0);	/* 4 MiB piece */
-	shadow_map_again(&s, SHADOW_KERNEL, 0x00801000, 0x5401000, 1);
+	map_again(SHADOW_KERNEL, 0x00801000, 0x5401000, 1);
 	assert_int_equal(shadow_invalidate(&s, 0x00800000), 1);
 	touch(SHADOW_USER, 0x08049000);
 	touch(SHADOW_USER, 0x0804a000);
@@ -258,8 +293,8 @@ static void test_cr3_load_counts_entries_mapped_again(void **state)
 	assert_int_equal(shadow_lookup(&s, SHADOW_USER, 0x08049000), 0);
 	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xbffff000), 0);
 	/* A list too short keeps what fits and counts on. */
-	shadow_map_again(&s, SHADOW_USER, 0x08048000, 0x5003000, 0);
-	shadow_map_again(&s, SHADOW_USER, 0x08049000, 0x5004000, 1);
+	map_again(SHADOW_USER, 0x08048000, 0x5003000, 0);
+	map_again(SHADOW_USER, 0x08049000, 0x5004000, 1);
 	touch(SHADOW_USER, 0x08048000);
 	touch(SHADOW_USER, 0x08049000);
 	dropped.max = 1;
@@ -324,6 +359,7 @@ int main(void)
 		cmocka_unit_test_setup(test_cr3_load_keeps_only_global_entries, setup),
 		cmocka_unit_test_setup(test_cr3_load_lists_used_entries, setup),
 		cmocka_unit_test_setup(test_cr3_load_lists_used_entries_past_the_list, setup),
+		cmocka_unit_test_setup(test_map_again, setup),
 		cmocka_unit_test_setup(test_cr3_load_counts_entries_mapped_again, setup),
 		cmocka_unit_test_setup(test_tables_emptied_by_the_list_are_reclaimed, setup),
 		cmocka_unit_test_setup(test_flush_frees_every_table, setup),
