@@ -9,22 +9,32 @@ static int better_victim(const struct workingset_space *a, const struct workings
 	return a->last_used < b->last_used;
 }
 
-struct workingset_space *workingset_record(struct workingset *ws, uint32_t cr3)
+/* The list cr3 has (recorded, not taken), else the best victim. */
+static struct workingset_space *find_list(struct workingset *ws, uint32_t cr3)
 {
 	struct workingset_space *victim = &ws->space[0];
 	for (unsigned i = 0; i < WORKINGSET_SPACES; i++) {
 		struct workingset_space *sp = &ws->space[i];
-		if (sp->count > 0 && sp->cr3 == cr3) {
-			victim = sp;
-			break;
-		}
+		if (sp->count > 0 && sp->cr3 == cr3)
+			return sp;
 		if (better_victim(sp, victim))
 			victim = sp;
 	}
-	victim->cr3 = cr3;
-	victim->count = 0;
-	victim->last_used = ++ws->clock;
 	return victim;
+}
+
+struct workingset_space *workingset_record(struct workingset *ws, uint32_t cr3)
+{
+	/* The usual case, a context switch: the space left is the one whose
+	 * list the CR3 load before took, and no other list holds its pages
+	 * (this function never gives a space two). */
+	struct workingset_space *list = ws->taken;
+	if (!list || list->cr3 != cr3)
+		list = find_list(ws, cr3);
+	list->cr3 = cr3;
+	list->count = 0;
+	list->last_used = ++ws->clock;
+	return list;
 }
 
 /*
@@ -54,6 +64,7 @@ const uint32_t *workingset_take(struct workingset *ws, uint32_t cr3, unsigned *c
 		if (sp->count > 0 && sp->cr3 == cr3) {
 			*count = sp->count;
 			sp->count = 0;
+			ws->taken = sp;
 			sort_pages(sp->page, *count);
 			return sp->page;
 		}

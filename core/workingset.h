@@ -34,10 +34,14 @@ struct workingset_space {
 struct workingset {
 	struct workingset_space space[WORKINGSET_SPACES];
 	uint32_t clock;
+	/* The list workingset_take took last (NULL: none yet): the space
+	 * loaded is the one a CR3 load records next, into that list. */
+	struct workingset_space *taken;
 };
 
 /* The list to record space cr3's pages in: the one it had (whose pages
- * are then forgotten), or the least recently recorded one. */
+ * are then forgotten, or which workingset_take took last), or the least
+ * recently recorded one. */
 struct workingset_space *workingset_record(struct workingset *ws, uint32_t cr3);
 
 /* The pages recorded for space cr3 (*count of them), or NULL, in address

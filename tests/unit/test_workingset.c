@@ -86,6 +86,36 @@ static void test_empty_lists_are_reused_first(void **state)
 	assert_non_null(workingset_take(&ws, 0x100000, &count));
 }
 
+/* A context switch records the space left into the list its load took:
+ * every other list stays.  Unless another space has taken that list over
+ * since: then it is left to that one. */
+static void test_record_after_take_reuses_that_list(void **state)
+{
+	(void)state;
+	unsigned count;
+	for (uint32_t i = 1; i <= WORKINGSET_SPACES; i++)
+		record(i << 12, i);
+	workingset_take(&ws, 2 << 12, &count);	/* empty, and older */
+	const uint32_t *pages = workingset_take(&ws, 3 << 12, &count);
+	assert_ptr_equal(workingset_record(&ws, 3 << 12)->page, pages);
+	record(2 << 12, 2);
+	record(3 << 12, 2);
+	for (uint32_t i = 1; i <= WORKINGSET_SPACES; i++) {
+		assert_non_null(workingset_take(&ws, i << 12, &count));
+		assert_int_equal(count, i == 2 || i == 3 ? 2 : i);
+	}
+	/* Taken, then reused for another space: not the taken one's now. */
+	for (uint32_t i = 1; i <= WORKINGSET_SPACES; i++)
+		record(i << 12, i);
+	workingset_take(&ws, 5 << 12, &count);
+	record(0x100000, 1);			/* the empty list: 5's */
+	record(5 << 12, 3);
+	assert_non_null(workingset_take(&ws, 0x100000, &count));
+	assert_int_equal(count, 1);
+	assert_non_null(workingset_take(&ws, 5 << 12, &count));
+	assert_int_equal(count, 3);
+}
+
 /* The list comes back in address order (va | which), whatever order the
  * pages were recorded in: every page once, none lost. */
 static void test_take_sorts_the_list(void **state)
@@ -126,6 +156,7 @@ int main(void)
 		cmocka_unit_test_setup(test_least_recently_recorded_goes, setup),
 		cmocka_unit_test_setup(test_empty_lists_are_reused_first, setup),
 		cmocka_unit_test_setup(test_take_sorts_the_list, setup),
+		cmocka_unit_test_setup(test_record_after_take_reuses_that_list, setup),
 	};
 	return cmocka_run_group_tests_name("workingset", tests, NULL, NULL);
 }
