@@ -36,7 +36,11 @@ enum { SHADOW_KERNEL, SHADOW_USER };
 /* The first page-directory slot that belongs to the VMM (0xFC000000). */
 #define SHADOW_GUEST_PDES 1008
 
+/* The non-global fills a CR3 load can clear by the list (struct shadow's
+ * filled); the fuzzers make it small, to reach the ranges past it. */
+#ifndef SHADOW_FILLED_MAX
 #define SHADOW_FILLED_MAX 256
+#endif
 
 /* The bits of a shadow entry: the CPU's (SDM Vol. 3A §4.3), and two of
  * those it leaves to software. */
