@@ -84,6 +84,23 @@ int shadow_map(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
 	return 0;
 }
 
+static void widen_range(struct shadow *s, unsigned which, uint32_t va)
+{
+	unsigned slot = va >> 22, i = (va >> 12) & 1023;
+	if (i < s->first[which][slot])
+		s->first[which][slot] = (uint16_t)i;
+	if (i > s->last[which][slot])
+		s->last[which][slot] = (uint16_t)i;
+}
+
+void shadow_note_past_list(struct shadow *s, unsigned which, uint32_t va)
+{
+	if (s->nfilled == SHADOW_FILLED_MAX)	/* the ranges start now */
+		for (unsigned n = 0; n < SHADOW_FILLED_MAX; n++)
+			widen_range(s, s->filled[n] & 1, s->filled[n]);
+	widen_range(s, which, va);
+}
+
 uint32_t *shadow_again_new_table(struct shadow *s, unsigned which, unsigned slot)
 {
 	if (slot >= SHADOW_GUEST_PDES || new_table(s, which, slot))
@@ -196,9 +213,8 @@ static void empty_nonglobal(struct shadow *s, unsigned which, unsigned slot,
  * Clear the entries listed in filled[], which are all the non-global ones
  * (or were: invlpg may have cleared one since, or a later fill made it
  * global, and a page filled twice is listed twice), in every table marked
- * non-global.  The list runs by table, mostly: a table's pointer, range
- * and mark are dealt with when the table changes from one page to the
- * next.
+ * non-global.  The list runs by table, mostly: a table's pointer and mark
+ * are dealt with when the table changes from one page to the next.
  */
 static void empty_listed(struct shadow *s, struct shadow_dropped *dropped)
 {
@@ -213,8 +229,6 @@ static void empty_listed(struct shadow *s, struct shadow_dropped *dropped)
 			table_of = page;
 			/* NULL if invlpg dropped the table whole (4 MiB). */
 			table = s->tables[which][slot];
-			s->first[which][slot] = 1023;	/* its range: empty after */
-			s->last[which][slot] = 0;
 			mark_slot(s->nonglobal[which], slot, 0);
 		}
 		if (!table)

@@ -86,19 +86,21 @@ struct shadow {
 	 * slot was ever large. */
 	uint32_t nonglobal_words[2];
 	int any_large;
-	/* Per directory and slot, the range of non-global entries filled
-	 * since the last CR3 load (first > last: none).  A CR3 load clears
-	 * just that range and keeps the tables for the next address space,
-	 * instead of freeing them and zeroing whole new ones: processes
-	 * switch on every pipe round trip. */
-	uint16_t first[2][SHADOW_GUEST_PDES], last[2][SHADOW_GUEST_PDES];
-	/* And the non-global entries filled since the last CR3 load, as
-	 * va | which, while they fit: a CR3 load then visits just those
-	 * (a few dozen) instead of the ranges, which span unused entries
-	 * (code at one end of a table, data at the other).  nfilled counts
-	 * on past SHADOW_FILLED_MAX: the ranges are scanned then. */
+	/* The non-global entries filled since the last CR3 load, as
+	 * va | which, while they fit: a CR3 load clears just those (a few
+	 * dozen) and keeps the tables for the next address space, instead
+	 * of freeing them and zeroing whole new ones: processes switch on
+	 * every pipe round trip.  nfilled counts on past SHADOW_FILLED_MAX. */
 	uint32_t filled[SHADOW_FILLED_MAX];
 	unsigned nfilled;
+	/* Past the list, a CR3 load clears instead the range of each table
+	 * marked non-global: per directory and slot, first to last (first >
+	 * last: none).  The ranges are kept only then: the list's pages are
+	 * put in them when it overflows (shadow_note_past_list), and a CR3
+	 * load leaves them empty.  A range may also cover stale entries of a
+	 * table invlpg dropped whole meanwhile: harmless, since a CR3 load
+	 * clears every non-global entry anyway. */
+	uint16_t first[2][SHADOW_GUEST_PDES], last[2][SHADOW_GUEST_PDES];
 };
 
 /* Allocate the two page directories.  -1 if out of memory. */
@@ -113,19 +115,19 @@ int shadow_init(struct shadow *s, const struct shadow_ops *ops);
 int shadow_map(struct shadow *s, unsigned which, uint32_t va, uint32_t host_pa,
 	       int writable, int from_large, int global);
 
+/* shadow_note_filled's slow path: the list is full. */
+void shadow_note_past_list(struct shadow *s, unsigned which, uint32_t va);
+
 /*
  * A non-global entry was made for va in table which: what the next CR3
- * load must clear (the range of its table, and the list while it lasts).
+ * load must clear (the list while it lasts, else the table's range).
  */
 static inline void shadow_note_filled(struct shadow *s, unsigned which, uint32_t va)
 {
-	unsigned slot = va >> 22, i = (va >> 12) & 1023;
-	if (i < s->first[which][slot])
-		s->first[which][slot] = (uint16_t)i;
-	if (i > s->last[which][slot])
-		s->last[which][slot] = (uint16_t)i;
 	if (s->nfilled < SHADOW_FILLED_MAX)
 		s->filled[s->nfilled] = (va & ~0xfffu) | which;
+	else
+		shadow_note_past_list(s, which, va);
 	s->nfilled++;
 }
 

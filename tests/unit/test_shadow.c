@@ -321,6 +321,49 @@ static void test_tables_emptied_by_the_list_are_reclaimed(void **state)
 		assert_int_equal(shadow_lookup(&s, SHADOW_USER, slot << 22), 0);
 }
 
+/*
+ * Past the list, a CR3 load goes by the ranges, which start from the
+ * list when it overflows: the entries filled before that, in tables the
+ * later fills never touch, go too; global ones stay.  And the next load
+ * goes by the list again.  A page listed in a table invlpg dropped whole
+ * since is passed over, whatever fills its slot later.
+ */
+static void test_cr3_load_past_the_list_clears_what_the_list_held(void **state)
+{
+	(void)state;
+	shadow_map(&s, SHADOW_USER, 0x08048000, 0x5003000, 1, 0, 0);
+	map_again(SHADOW_KERNEL, 0xbffff000, 0x5004000, 1);
+	shadow_map(&s, SHADOW_KERNEL, 0xc0001000, 0x5001000, 1, 0, 1);	/* global */
+	shadow_map(&s, SHADOW_KERNEL, 0xc0002000, 0x5002000, 1, 0, 0);	/* its table */
+	shadow_map(&s, SHADOW_KERNEL, 0x00800000, 0x5400000, 1, 1, 0);	/* 4 MiB piece */
+	shadow_invalidate(&s, 0x00900000);				/* dropped whole */
+	shadow_map(&s, SHADOW_KERNEL, 0x00a00000, 0x5600000, 1, 0, 1);	/* its slot: global */
+	for (unsigned i = 0; i < SHADOW_FILLED_MAX; i++)	/* past the list */
+		shadow_map(&s, SHADOW_USER, 0x10000000 + i * 4096, 0x5000000, 1, 0, 0);
+	shadow_flush_nonglobal(&s, NULL);
+	assert_int_equal(shadow_lookup(&s, SHADOW_USER, 0x08048000), 0);
+	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xbffff000), 0);
+	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xc0002000), 0);
+	assert_int_equal(shadow_lookup(&s, SHADOW_USER, 0x10000000), 0);
+	assert_int_equal(shadow_lookup(&s, SHADOW_USER, 0x10000000 + 255 * 4096), 0);
+	assert_int_not_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xc0001000), 0);
+	assert_int_not_equal(shadow_lookup(&s, SHADOW_KERNEL, 0x00a00000), 0);
+	/* The list again, then past it again, in the same tables. */
+	shadow_map(&s, SHADOW_USER, 0x0804f000, 0x5003000, 1, 0, 0);
+	shadow_map(&s, SHADOW_KERNEL, 0xc03ff000, 0x5002000, 1, 0, 0);
+	shadow_flush_nonglobal(&s, NULL);
+	assert_int_equal(shadow_lookup(&s, SHADOW_USER, 0x0804f000), 0);
+	assert_int_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xc03ff000), 0);
+	assert_int_not_equal(shadow_lookup(&s, SHADOW_KERNEL, 0xc0001000), 0);
+	for (unsigned i = 0; i <= SHADOW_FILLED_MAX; i++)
+		shadow_map(&s, SHADOW_KERNEL, 0xc0000000 + i * 4096, 0x5000000, 1, 0, i == 1);
+	shadow_flush_nonglobal(&s, NULL);
+	for (unsigned i = 0; i <= SHADOW_FILLED_MAX; i++)
+		if ((shadow_lookup(&s, SHADOW_KERNEL, 0xc0000000 + i * 4096) != 0) != (i == 1))
+			fail_msg("0xc%07x: %s after a CR3 load", i * 4096,
+				 i == 1 ? "dropped, though global" : "kept");
+}
+
 /* Tables kept empty give way when the allocator runs dry. */
 static void test_kept_tables_are_reclaimed(void **state)
 {
@@ -362,6 +405,7 @@ int main(void)
 		cmocka_unit_test_setup(test_map_again, setup),
 		cmocka_unit_test_setup(test_cr3_load_counts_entries_mapped_again, setup),
 		cmocka_unit_test_setup(test_tables_emptied_by_the_list_are_reclaimed, setup),
+		cmocka_unit_test_setup(test_cr3_load_past_the_list_clears_what_the_list_held, setup),
 		cmocka_unit_test_setup(test_flush_frees_every_table, setup),
 		cmocka_unit_test_setup(test_out_of_tables, setup),
 		cmocka_unit_test_setup(test_kept_tables_are_reclaimed, setup),
