@@ -82,7 +82,7 @@ void mmu_protect_tables(struct vcpu *v)
  * the shadow when the guest last left it (core/workingset.h): each one the
  * guest's tables map now with its accessed flags set, as a fill would map
  * it (writable only if already dirty) but without setting any flag.  The
- * list comes in address order: the guest's PDE and page table are read
+ * list comes in slot order: the guest's PDE and page table are read
  * again, and the shadow's tables for the slot readied, only when the 4 MiB
  * slot changes from one listed page to the next.
  */

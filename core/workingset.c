@@ -38,20 +38,23 @@ struct workingset_space *workingset_record(struct workingset *ws, uint32_t cr3)
 }
 
 /*
- * Put the list in address order, so that mapping it again reads each of
- * the guest's page tables once.  An insertion sort: the list mostly comes
- * back sorted already, since it was mapped again in this order and a CR3
- * load records pages in the order they were mapped; only the pages
- * faulted in since are out of place.
+ * Put the list in the order of its 4 MiB slots, so that mapping it again
+ * reads each of the guest's page tables once; within a slot the pages
+ * keep their order, which mapping them again does not mind.  An
+ * insertion sort: the list mostly comes back in order already, since it
+ * was mapped again in this order and a CR3 load records pages in the
+ * order they were mapped; only the pages faulted in since are out of
+ * place, and sorting by slot alone moves few of those (a fresh process
+ * faults in its code, data and stack slots by turns).
  */
-static void sort_pages(uint32_t *page, unsigned count)
+static void sort_by_slot(uint32_t *page, unsigned count)
 {
 	for (unsigned i = 1; i < count; i++) {
-		uint32_t moving = page[i];
-		if (moving >= page[i - 1])
+		uint32_t moving = page[i], slot = moving >> 22;
+		if (slot >= page[i - 1] >> 22)
 			continue;	/* the usual case: in place */
 		unsigned j = i;
-		for (; j > 0 && page[j - 1] > moving; j--)
+		for (; j > 0 && page[j - 1] >> 22 > slot; j--)
 			page[j] = page[j - 1];
 		page[j] = moving;
 	}
@@ -65,7 +68,7 @@ const uint32_t *workingset_take(struct workingset *ws, uint32_t cr3, unsigned *c
 			*count = sp->count;
 			sp->count = 0;
 			ws->taken = sp;
-			sort_pages(sp->page, *count);
+			sort_by_slot(sp->page, *count);
 			return sp->page;
 		}
 	}

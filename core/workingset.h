@@ -44,8 +44,8 @@ struct workingset {
  * recently recorded one. */
 struct workingset_space *workingset_record(struct workingset *ws, uint32_t cr3);
 
-/* The pages recorded for space cr3 (*count of them), or NULL, in address
- * order (va | which, as numbers).  The list is taken:
+/* The pages recorded for space cr3 (*count of them), or NULL, in the
+ * order of their 4 MiB slots (va >> 22).  The list is taken:
  * found no more, and reused by the next workingset_record, so the caller
  * reads it at once. */
 const uint32_t *workingset_take(struct workingset *ws, uint32_t cr3, unsigned *count);
