@@ -8,6 +8,7 @@
 
 #include "core/arch.h"
 #include "core/emulate.h"
+#include "core/hypercall.h"
 #include "core/segments.h"
 #include "core/vmem.h"
 #include "core/x86_bits.h"
@@ -152,8 +153,10 @@ static void enter_handler(struct vcpu *v, const struct event *ev,
 	tf->eflags &= ~(EFLAGS_TF | EFLAGS_NT | EFLAGS_RF | EFLAGS_VM);
 	if (entry->interrupt_gate)
 		v->vif = 0;
-	if (ev->vector == VEC_PF && ev->source == EVENT_EXCEPTION)
+	if (ev->vector == VEC_PF && ev->source == EVENT_EXCEPTION) {
 		v->cr2 = ev->address;	/* the CPU loads CR2 as it delivers #PF */
+		hypercall_pv_cr2(v);
+	}
 	v->halted = 0;
 	if (entry->pl != v->vpl) {
 		v->vpl = entry->pl;

@@ -9,6 +9,7 @@
 #include "core/arch.h"
 #include "core/exitstats.h"
 #include "core/guest.h"
+#include "core/hypercall.h"
 #include "core/mmu.h"
 #include "core/segments.h"
 #include "core/step.h"
@@ -321,6 +322,7 @@ static enum emulation emulate_mov_cr(struct vcpu *v, const struct insn *in,
 	}
 	case 2:
 		v->cr2 = value;
+		hypercall_pv_cr2(v);
 		return EMULATED;
 	case 3:
 		/* A CR3 write flushes the TLB but for its global entries; the

@@ -5,6 +5,8 @@
  */
 #include "core/hypercall.h"
 
+#include <stddef.h>
+
 #include "core/arch.h"
 #include "core/console.h"
 #include "core/emulate.h"
@@ -49,7 +51,7 @@ static int32_t set_gdt_entry(struct vcpu *v, uint32_t index, uint32_t lo,
  * the virtual IF (core/guest.c keeps it in step). */
 static int32_t pv_irq(struct vcpu *v, uint32_t gpa)
 {
-	struct rv_pv_irq word = { v->vif, 0, 1 };
+	struct rv_pv_irq word = { v->vif, 0, 1, v->cr2 };
 	if (gpa & 3)
 		return RV_EINVAL;
 	if (!gmem_contains(&v->mem, gpa, sizeof(word)))
@@ -59,12 +61,24 @@ static int32_t pv_irq(struct vcpu *v, uint32_t gpa)
 	v->pv_irq = 1;
 	v->pv_irq_on_table = vcpu_table_page(v, gpa);
 	/* Read and written on every exit: through a window of its own when
-	 * the two words the VMM uses (vif, pending) share a page. */
+	 * the words the VMM uses share a page. */
 	v->pv_irq_word = 0;
-	if ((gpa & 0xfffu) <= 0x1000u - 8)
+	if ((gpa & 0xfffu) <= 0x1000u - sizeof(word))
 		v->pv_irq_word = arch_fixed_window(FIXED_WINDOW_PV_IRQ,
 						   v->mem.host_base + gpa);
 	return 0;
+}
+
+void hypercall_pv_cr2(struct vcpu *v)
+{
+	if (!v->pv_irq)
+		return;
+	if (v->pv_irq_word)
+		v->pv_irq_word[3] = v->cr2;
+	else
+		gmem_write(&v->mem, v->pv_irq_gpa + offsetof(struct rv_pv_irq, cr2), &v->cr2, 4);
+	if (v->pv_irq_on_table)		/* a hostile guest's layout */
+		v->tables_written = 1;
 }
 
 /* One call.  Faults the equivalent instruction would raise are raised. */

@@ -10,4 +10,7 @@
  * instead (as the equivalent instruction would give). */
 int hypercall(struct vcpu *v, struct event *raise);
 
+/* CR2 changed: its copy in the guest's struct rv_pv_irq, if registered. */
+void hypercall_pv_cr2(struct vcpu *v);
+
 #endif

@@ -13,7 +13,9 @@
  * deliver_as_before) and maps the page as the handler's iret returns to
  * user mode (arch/ia32/fastcall.S; core/mmu.c, mmu_map_ahead), which it may
  * do only for an entry no access could still change: accessed, and dirty
- * if writable.  A VMM that mapped more would leave a flag here unset.
+ * if writable.  A VMM that mapped more would leave a flag here unset.  It
+ * also keeps CR2 in the paravirtual structure, where Linux's handler reads
+ * it: at every fault here it must be CR2.
  */
 #include "guests/lib/guest.h"
 #include "guests/lib/paging.h"
@@ -25,7 +27,11 @@
 static pte_t *pd;
 static uint32_t frames[PAGES];
 static uint32_t handler_flags;	/* what the handler maps a page with */
-static unsigned faults, faults_again, strays;
+static unsigned faults, faults_again, strays, cr2_differs;
+
+/* Under ringvisor: the paravirtual interrupt flag, as Linux registers it,
+ * with the VMM's copy of CR2 beside it (Linux's handler reads that). */
+static struct rv_pv_irq pv __attribute__((aligned(16)));
 
 static uint32_t page_va(unsigned phase, unsigned i)
 {
@@ -37,6 +43,7 @@ static uint32_t page_va(unsigned phase, unsigned i)
 static void on_page_fault(struct ex_regs *regs)
 {
 	uint32_t cr2 = read_cr2();
+	cr2_differs += pv.active && pv.cr2 != cr2;
 	pte_t *pte = get_pte(pd, cr2);
 	if (!ex_from_user(regs) || cr2 < WINDOW || cr2 >= WINDOW + 4 * PAGES * 4096u || !pte) {
 		strays++;
@@ -90,9 +97,6 @@ static unsigned pages_right(unsigned phase, uint32_t mask, uint32_t want, int wr
 	}
 	return right;
 }
-
-/* Under ringvisor: the paravirtual interrupt flag, as Linux registers it. */
-static struct rv_pv_irq pv __attribute__((aligned(16)));
 
 static void no_vmm(struct ex_regs *regs)
 {
@@ -163,5 +167,6 @@ int main(uint32_t magic, struct multiboot_info *mbi)
 	report_eq(faults_again, PAGES, "and one more for a kernel-only page");
 	report_eq(pages_right(3, PTE_U, PTE_U, 1), PAGES, "each write went through then");
 	report_eq(strays, 0, "no other fault");
+	report_eq(cr2_differs, 0, "the paravirtual CR2, if any, was CR2 at every fault");
 	report_summary();
 }

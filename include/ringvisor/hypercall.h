@@ -55,12 +55,16 @@
  * the guest resumes; pending says an interrupt is waiting, and a guest
  * that sets vif to 1 must then run sti (which traps, and the VMM delivers
  * it).  active is set by the VMM when the registration took.  The real
- * cli/sti/pushf keep working as before.
+ * cli/sti/pushf keep working as before.  cr2 is the virtual CR2, written
+ * by the VMM whenever CR2 changes (a page fault delivered, a mov to CR2):
+ * a page-fault handler may read it there instead of with mov from CR2,
+ * which traps.
  */
 struct rv_pv_irq {
 	uint32_t vif;		/* 1: interrupts enabled */
 	uint32_t pending;	/* set by the VMM */
 	uint32_t active;	/* set by the VMM */
+	uint32_t cr2;		/* set by the VMM */
 };
 
 /* What the loader puts in boot_params.hdr.hardware_subarch_data (0x240)
