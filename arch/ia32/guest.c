@@ -451,24 +451,30 @@ void arch_prepare_resume(struct vcpu *v)
 	resume_checked[view].generation = mirror_generation;
 }
 
-static int alias_found_loaded_for(const struct alias_memo *memo, int code, uint64_t raw);
+static int alias_found_loaded_for(struct alias_memo *memo, int code, uint64_t raw);
+static int alias_is_loaded_for(const struct alias_memo *memo, int code, uint64_t raw);
 
 /* Asked for the same two raws on every delivery from user mode (user and
- * kernel descriptors, one alias): the second is remembered. */
+ * kernel descriptors, one alias): the second is remembered, and the answer
+ * for either is the few instructions here (inlined at link time). */
 int arch_alias_loaded_for(int code, uint64_t raw)
 {
 	struct alias_memo *memo = code ? &code_memo : &stack_memo;
-	if (memo->loaded == 0)
-		return 0;
-	if (memo->loaded_raw == raw || (memo->also_raw == raw && raw != 0))
+	if (memo->loaded != 0 && raw != 0 && (memo->loaded_raw == raw || memo->also_raw == raw))
 		return 1;
-	if (!alias_found_loaded_for(memo, code, raw))
+	return alias_found_loaded_for(memo, code, raw);
+}
+
+static __attribute__((noinline))
+int alias_found_loaded_for(struct alias_memo *memo, int code, uint64_t raw)
+{
+	if (memo->loaded == 0 || !alias_is_loaded_for(memo, code, raw))
 		return 0;
 	memo->also_raw = raw;
 	return 1;
 }
 
-static int alias_found_loaded_for(const struct alias_memo *memo, int code, uint64_t raw)
+static int alias_is_loaded_for(const struct alias_memo *memo, int code, uint64_t raw)
 {
 	/* sysenter and sysexit load the flat ones: their aliases, once. */
 	static uint64_t flat_code, flat_stack;
