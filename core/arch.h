@@ -64,6 +64,9 @@ int arch_guest_set_stack(struct vcpu *v, uint64_t raw);
  * guest descriptor raw would get: moving the vCPU to raw then needs no
  * arch_guest_set_code or _stack. */
 int arch_alias_loaded_for(int code, uint64_t raw);
+/* Which aliases are loaded, as a number that moves on when they change:
+ * while it stays, so do arch_alias_loaded_for's answers. */
+uint32_t arch_alias_generation(void);
 
 /* The guest's code and stack segments are now the flat 4 GiB ones
  * (FLAT_CODE_DPL0, FLAT_DATA_DPL0), as sysenter and sysexit load them. */

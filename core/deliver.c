@@ -200,7 +200,7 @@ static void remember_delivery(struct vcpu *v, const struct event *ev, const uint
  * the start, which finds the same and raises what the CPU would. */
 static int deliver_as_before(struct vcpu *v, const struct event *ev)
 {
-	const struct user_delivery *last = &v->last_from_user;
+	struct user_delivery *last = &v->last_from_user;
 	if (last->generation == 0 || last->vector != ev->vector ||
 	    last->generation != arch_guest_mirror_generation() ||
 	    ev->source == EVENT_SOFTWARE || v->tables_unprotected ||
@@ -235,10 +235,13 @@ static int deliver_as_before(struct vcpu *v, const struct event *ev)
 	/* Linux's user and kernel segments are all flat: the real CS and SS
 	 * need not change, and nothing the arch's short path depends on does
 	 * (vcpu.h, arm_hint). */
-	int aliases_loaded = arch_alias_loaded_for(1, last->entry.cs_raw) &&
-			     arch_alias_loaded_for(0, last->entry.ss_raw);
-	enter_handler(v, ev, &last->entry, esp, aliases_loaded);
-	if (aliases_loaded)
+	if (last->alias_checked != arch_alias_generation()) {
+		last->alias_checked = arch_alias_generation();
+		last->aliases_loaded = arch_alias_loaded_for(1, last->entry.cs_raw) &&
+				       arch_alias_loaded_for(0, last->entry.ss_raw);
+	}
+	enter_handler(v, ev, &last->entry, esp, last->aliases_loaded);
+	if (last->aliases_loaded)
 		v->arm_hint = ARM_KEEP_OR_ARM;
 	return 0;
 }

@@ -405,13 +405,14 @@ int mmu_map_ahead(struct vcpu *v, uint32_t va)
 	const uint32_t *entry = gmem_word(&v->mem, (mode.cr3 & ~(PAGE - 1)) + (va >> 22) * 4);
 	uint32_t pde = entry ? *entry : 0;
 	entry = (pde & 1) ? gmem_word(&v->mem, (pde & ~(PAGE - 1)) + ((va >> 12) & 1023) * 4) : 0;
-	uint32_t frame;
+	uint32_t frame, *table;
 	int writable;
 	if (!entry ||
 	    !walk_mapped_without_fault(&mode, pde, *entry, ACCESS_USER, &frame, &writable) ||
 	    !gmem_contains(&v->mem, frame, PAGE) || vcpu_table_page(v, frame) ||
-	    shadow_map(&v->shadow, SHADOW_USER, va, v->mem.host_base + frame, writable, 0, 0))
+	    !(table = shadow_again_table(&v->shadow, SHADOW_USER, va >> 22)))
 		return 0;
+	shadow_ahead_put(&v->shadow, SHADOW_USER, table, va, v->mem.host_base + frame, writable);
 	arch_guest_tlb_invalidate(va);	/* (a read-only one before, maybe) */
 	exitstats_mapped_ahead();
 	return 1;

@@ -155,12 +155,28 @@ static inline uint32_t *shadow_again_table(struct shadow *s, unsigned which, uns
 	return table;
 }
 
+static inline void shadow_put_nonglobal(struct shadow *s, unsigned which, uint32_t *table,
+					uint32_t va, uint32_t host_pa, int writable, uint32_t mark)
+{
+	table[(va >> 12) & 1023] = (host_pa & SHADOW_PTE_FRAME) | SHADOW_PTE_P | SHADOW_PTE_U |
+				   (writable ? SHADOW_PTE_W : 0) | mark;
+	shadow_note_filled(s, which, va);
+}
+
 static inline void shadow_again_put(struct shadow *s, unsigned which, uint32_t *table,
 				    uint32_t va, uint32_t host_pa, int writable)
 {
-	table[(va >> 12) & 1023] = (host_pa & SHADOW_PTE_FRAME) | SHADOW_PTE_P | SHADOW_PTE_U |
-				   (writable ? SHADOW_PTE_W : 0) | SHADOW_PTE_AGAIN;
-	shadow_note_filled(s, which, va);
+	shadow_put_nonglobal(s, which, table, va, host_pa, writable, SHADOW_PTE_AGAIN);
+}
+
+/* A page mapped ahead of an access the guest is about to retry (a user
+ * page fault's handler returning: core/mmu.c), into a table readied by
+ * shadow_again_table: like shadow_again_put, but not counted as a
+ * working set's (the access that follows uses it). */
+static inline void shadow_ahead_put(struct shadow *s, unsigned which, uint32_t *table,
+				    uint32_t va, uint32_t host_pa, int writable)
+{
+	shadow_put_nonglobal(s, which, table, va, host_pa, writable, 0);
 }
 
 /* Drop the translation of va from both tables (invlpg).  Returns 1 when

@@ -73,6 +73,10 @@ struct user_delivery {
 	uint16_t ss0;
 	uint32_t ss_base;
 	struct handler_entry entry;
+	/* Whether the arch runs entry's CS and SS on the aliases loaded,
+	 * as found at alias generation alias_checked (0: not yet). */
+	uint32_t alias_checked;
+	int aliases_loaded;
 };
 
 struct vcpu {

@@ -139,6 +139,15 @@ struct alias_memo {
 	uint64_t also_raw;	/* another raw found to get it (0: none) */
 };
 
+/* Moves on whenever an alias entry is written: what arch_alias_loaded_for
+ * answers for a descriptor stays the same until then. */
+static uint32_t alias_generation = 1;
+
+uint32_t arch_alias_generation(void)
+{
+	return alias_generation;
+}
+
 static int set_alias(struct alias_memo *memo, unsigned gdt_index, uint64_t raw,
 		     uint64_t (*make)(uint64_t))
 {
@@ -159,6 +168,7 @@ static int set_alias(struct alias_memo *memo, unsigned gdt_index, uint64_t raw,
 		memo->next = (memo->next + 1) % ALIASES_REMEMBERED;
 	}
 	cpu_set_gdt_entry(gdt_index, alias);	/* only this writes the entry */
+	alias_generation++;
 	if (gdt_index == GDT_GUEST_STACK)
 		espfix_set_stack(alias);	/* a 16-bit stack: espfix.c */
 	memo->loaded = alias;

@@ -194,6 +194,9 @@ void fake_gate(unsigned vector, uint32_t handler, int trap_gate, unsigned dpl)
 	fake_ram_touched(FAKE_IDT + vector * 8, 8);
 }
 
+/* Moves on with every change of the aliases (arch_alias_generation). */
+static uint32_t fake_alias_generation = 1;
+
 void fake_reset(void)
 {
 	memset(fake_ram, 0, sizeof(fake_ram));
@@ -205,6 +208,7 @@ void fake_reset(void)
 	memset(fake_ldt_mirror, 0, sizeof(fake_ldt_mirror));
 	memset(&mirrored_from, 0, sizeof(mirrored_from));
 	fake_code_alias_raw = fake_stack_alias_raw = 0;
+	fake_alias_generation++;
 	fake_ring_switches = fake_tlb_flushes = 0;
 	fake_end = FAKE_RUNNING;
 
@@ -252,6 +256,7 @@ int arch_guest_set_code(struct vcpu *v, uint64_t raw)
 {
 	(void)v;
 	fake_code_alias_raw = raw;
+	fake_alias_generation++;
 	return 0;
 }
 
@@ -259,12 +264,18 @@ int arch_guest_set_stack(struct vcpu *v, uint64_t raw)
 {
 	(void)v;
 	fake_stack_alias_raw = raw;
+	fake_alias_generation++;
 	return 0;
 }
 
 int arch_alias_loaded_for(int code, uint64_t raw)
 {
 	return (code ? fake_code_alias_raw : fake_stack_alias_raw) == raw;
+}
+
+uint32_t arch_alias_generation(void)
+{
+	return fake_alias_generation;
 }
 
 void arch_guest_set_flat_segments(struct vcpu *v)
@@ -423,6 +434,7 @@ void fake_restore(struct fake_machine *m)
 	memcpy(fake_ldt_mirror, m->ldt_mirror, sizeof(m->ldt_mirror));
 	fake_code_alias_raw = m->code_alias;
 	fake_stack_alias_raw = m->stack_alias;
+	fake_alias_generation++;	/* a vCPU's remembered answers: asked again */
 	mirrored_from = m->mirrored_from;
 	fake_end = m->end;
 }
