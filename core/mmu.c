@@ -361,6 +361,9 @@ int mmu_fast_fill(struct vcpu *v, uint32_t va, uint32_t error, uint32_t *guest_e
 	unsigned access = ((error & PF_WRITE) ? ACCESS_WRITE : 0) |
 			  (v->vpl == VPL_USER ? ACCESS_USER : 0);
 	struct paging_mode mode = vmem_paging_mode(v);
+	/* A page the guest has not mapped yet: the commonest user fault. */
+	if (walk_pte_not_present(&v->mem, &mode, va, access, guest_error))
+		return -1;
 	struct walk w;
 	enum walk_result walked = guest_walk(&v->mem, &mode, va, access, 1, &w);
 	mirror_walk_updates(v, &w);

@@ -110,4 +110,28 @@ static inline int walk_mapped_without_fault(const struct paging_mode *mode, uint
 	return 1;
 }
 
+/*
+ * guest_walk's commonest fault, cheaply: a user touching a page its kernel
+ * has not mapped yet (Linux maps it in its fault handler, core/mmu.c).
+ * 1 if va's PDE is present, already accessed and not a 4 MiB page, and its
+ * PTE is not present: guest_walk then returns WALK_FAULT with the error
+ * code *error (not present: just the access's W and U) and writes nothing,
+ * whether set_ad or not.  0: ask guest_walk.
+ */
+static inline int walk_pte_not_present(const struct guest_mem *gm, const struct paging_mode *mode,
+				       uint32_t va, unsigned access, uint32_t *error)
+{
+	const uint32_t *entry = gmem_word(gm, (mode->cr3 & GPTE_FRAME) + (va >> 22) * 4);
+	if (!entry)
+		return 0;
+	uint32_t pde = *entry;		/* (the window may move below) */
+	if ((pde & (GPTE_P | GPTE_A)) != (GPTE_P | GPTE_A) || ((pde & GPTE_PS) && mode->pse))
+		return 0;
+	entry = gmem_word(gm, (pde & GPTE_FRAME) + ((va >> 12) & 1023) * 4);
+	if (!entry || (*entry & GPTE_P))
+		return 0;
+	*error = ((access & ACCESS_WRITE) ? PF_WRITE : 0) | ((access & ACCESS_USER) ? PF_USER : 0);
+	return 1;
+}
+
 #endif

@@ -221,6 +221,60 @@ static void test_table_outside_ram(void **state)
 }
 
 /*
+ * walk_pte_not_present against the walk itself, over every combination
+ * of the flags that matter, each access and paging mode, with set_ad:
+ * yes only where the walk faults for a PTE that is not present and writes
+ * nothing, with the walk's error code; and for a PDE or table outside
+ * guest RAM, no.
+ */
+static void test_pte_not_present_agrees_with_the_walk(void **state)
+{
+	(void)state;
+	const uint32_t flags[] = { P, W, U, A, D, PS, 0x100 /* G */ };
+	unsigned checked = 0, said = 0;
+	for (unsigned m = 0; m < 8; m++) {
+		struct paging_mode md = { .cr3 = PD, .pse = m & 1, .wp = (m >> 1) & 1,
+					  .pge = (m >> 2) & 1 };
+		for (unsigned pdebits = 0; pdebits < 128; pdebits++) {
+			for (unsigned ptebits = 0; ptebits < 128; ptebits++) {
+				uint32_t pde = PT, pte = 0x300000;
+				for (unsigned f = 0; f < 7; f++) {
+					if (pdebits & (1u << f))
+						pde |= flags[f];
+					if (ptebits & (1u << f))
+						pte |= flags[f];
+				}
+				for (unsigned access = 0; access < 4; access++) {
+					set_pde(0x400000, pde);
+					set_pte(0x401000, pte);
+					uint32_t error = ~0u;
+					int says = walk_pte_not_present(&gm, &md, 0x401000, access, &error);
+					struct walk w;
+					enum walk_result r = guest_walk(&gm, &md, 0x401000, access, 1, &w);
+					int expected = r == WALK_FAULT && !(pte & P) && w.nupdated == 0 &&
+						       (pde & P) && !((pde & PS) && md.pse);
+					if (says != expected)
+						fail_msg("pde %08x pte %08x access %u mode %u: says %d, "
+							 "the walk %d (%u written)", pde, pte, access, m,
+							 says, expected, w.nupdated);
+					if (says && error != w.error)
+						fail_msg("pde %08x pte %08x access %u: error %x, the "
+							 "walk's %x", pde, pte, access, error, w.error);
+					checked++;
+					said += says;
+				}
+			}
+		}
+	}
+	assert_true(checked > 0 && said > 0);
+	/* A page table outside guest RAM: the walk's WALK_BAD_TABLE. */
+	set_pde(0x400000, 0x7f000000 | P | W | U | A);
+	uint32_t error;
+	assert_int_equal(walk_pte_not_present(&gm, &(struct paging_mode){ .cr3 = PD },
+					      0x401000, 0, &error), 0);
+}
+
+/*
  * walk_mapped_without_fault against the walk itself, over every
  * combination of the flags that matter and each access and paging mode:
  * yes only where a walk that writes nothing succeeds with both accessed
@@ -289,6 +343,7 @@ int main(void)
 		cmocka_unit_test_setup(test_large_pages, setup),
 		cmocka_unit_test_setup(test_table_outside_ram, setup),
 		cmocka_unit_test_setup(test_mapped_without_fault_agrees_with_the_walk, setup),
+		cmocka_unit_test_setup(test_pte_not_present_agrees_with_the_walk, setup),
 	};
 	return cmocka_run_group_tests_name("pagewalk", tests, NULL, NULL);
 }
