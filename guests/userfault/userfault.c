@@ -115,6 +115,17 @@ static void register_pv_irq(void)
 				 : "memory");
 }
 
+/* One phase: fresh frames, the handler mapping with flags, the user's
+ * accesses; how many not-present faults it took. */
+static unsigned run_phase(unsigned phase, uint32_t flags, uint32_t (*user)(uint32_t))
+{
+	fresh_frames();
+	faults = 0;
+	handler_flags = flags;
+	run_in_user(user, phase);
+	return faults;
+}
+
 int main(uint32_t magic, struct multiboot_info *mbi)
 {
 	(void)magic;
@@ -132,38 +143,27 @@ int main(uint32_t magic, struct multiboot_info *mbi)
 	register_pv_irq();
 
 	/* As Linux maps an anonymous page for a write: accessed and dirty. */
-	fresh_frames();
-	handler_flags = PTE_W | PTE_U | PTE_A | PTE_D;
-	run_in_user(user_write_pages, 0);
-	report_eq(faults, PAGES, "one fault per page, mapped accessed and dirty");
+	report_eq(run_phase(0, PTE_W | PTE_U | PTE_A | PTE_D, user_write_pages), PAGES,
+		  "one fault per page, mapped accessed and dirty");
 	report_eq(pages_right(0, PTE_A | PTE_D, PTE_A | PTE_D, 1), PAGES,
 		  "each write went to the frame mapped");
 
 	/* Mapped with neither flag, then read: the retry sets A, not D. */
-	fresh_frames();
-	faults = 0;
-	handler_flags = PTE_W | PTE_U;
-	run_in_user(user_read_pages, 1);
-	report_eq(faults, PAGES, "one fault per page, mapped clean and unaccessed");
+	report_eq(run_phase(1, PTE_W | PTE_U, user_read_pages), PAGES,
+		  "one fault per page, mapped clean and unaccessed");
 	report_eq(pages_right(1, PTE_A | PTE_D, PTE_A, 0), PAGES,
 		  "each read set the accessed flag only");
 
 	/* Mapped accessed but clean, then written: the retry sets D. */
-	fresh_frames();
-	faults = 0;
-	handler_flags = PTE_W | PTE_U | PTE_A;
-	run_in_user(user_write_pages, 2);
-	report_eq(faults, PAGES, "one fault per page, mapped accessed and clean");
+	report_eq(run_phase(2, PTE_W | PTE_U | PTE_A, user_write_pages), PAGES,
+		  "one fault per page, mapped accessed and clean");
 	report_eq(pages_right(2, PTE_A | PTE_D, PTE_A | PTE_D, 1), PAGES,
 		  "each write set the dirty flag");
 
 	/* Mapped for the kernel only: the retry faults again (protection),
 	 * the handler then gives it to user mode. */
-	fresh_frames();
-	faults = 0;
-	handler_flags = PTE_W | PTE_A | PTE_D;
-	run_in_user(user_write_pages, 3);
-	report_eq(faults, PAGES, "one not-present fault per page");
+	report_eq(run_phase(3, PTE_W | PTE_A | PTE_D, user_write_pages), PAGES,
+		  "one not-present fault per page");
 	report_eq(faults_again, PAGES, "and one more for a kernel-only page");
 	report_eq(pages_right(3, PTE_U, PTE_U, 1), PAGES, "each write went through then");
 	report_eq(strays, 0, "no other fault");

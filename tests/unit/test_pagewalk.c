@@ -221,17 +221,20 @@ static void test_table_outside_ram(void **state)
 }
 
 /*
- * walk_pte_not_present against the walk itself, over every combination
- * of the flags that matter, each access and paging mode, with set_ad:
- * yes only where the walk faults for a PTE that is not present and writes
- * nothing, with the walk's error code; and for a PDE or table outside
- * guest RAM, no.
+ * The cheap questions below against the walk itself, over every
+ * combination of the entry flags that matter (P W U A D PS G in the PDE
+ * and in the PTE of 0x401000), each access and each paging mode (PSE, WP,
+ * PGE): check gets each case with the entries written, says yes or no,
+ * and fails with the case named if it disagrees with the walk.  The count
+ * of cases and of yeses, so that a test can tell it asked something.
  */
-static void test_pte_not_present_agrees_with_the_walk(void **state)
+typedef int (*walk_case)(const struct paging_mode *md, uint32_t pde, uint32_t pte,
+			 unsigned access);
+
+static void for_every_walk_case(walk_case check, unsigned *cases, unsigned *yes)
 {
-	(void)state;
-	const uint32_t flags[] = { P, W, U, A, D, PS, 0x100 /* G */ };
-	unsigned checked = 0, said = 0;
+	static const uint32_t flags[] = { P, W, U, A, D, PS, 0x100 /* G */ };
+	*cases = *yes = 0;
 	for (unsigned m = 0; m < 8; m++) {
 		struct paging_mode md = { .cr3 = PD, .pse = m & 1, .wp = (m >> 1) & 1,
 					  .pge = (m >> 2) & 1 };
@@ -245,28 +248,43 @@ static void test_pte_not_present_agrees_with_the_walk(void **state)
 						pte |= flags[f];
 				}
 				for (unsigned access = 0; access < 4; access++) {
-					set_pde(0x400000, pde);
+					set_pde(0x400000, pde);	/* (a walk may set A, D) */
 					set_pte(0x401000, pte);
-					uint32_t error = ~0u;
-					int says = walk_pte_not_present(&gm, &md, 0x401000, access, &error);
-					struct walk w;
-					enum walk_result r = guest_walk(&gm, &md, 0x401000, access, 1, &w);
-					int expected = r == WALK_FAULT && !(pte & P) && w.nupdated == 0 &&
-						       (pde & P) && !((pde & PS) && md.pse);
-					if (says != expected)
-						fail_msg("pde %08x pte %08x access %u mode %u: says %d, "
-							 "the walk %d (%u written)", pde, pte, access, m,
-							 says, expected, w.nupdated);
-					if (says && error != w.error)
-						fail_msg("pde %08x pte %08x access %u: error %x, the "
-							 "walk's %x", pde, pte, access, error, w.error);
-					checked++;
-					said += says;
+					*yes += check(&md, pde, pte, access) != 0;
+					++*cases;
 				}
 			}
 		}
 	}
-	assert_true(checked > 0 && said > 0);
+}
+
+/* walk_pte_not_present: yes only where the walk (with set_ad) faults for
+ * a PTE that is not present and writes nothing, with the walk's error
+ * code. */
+static int pte_not_present_case(const struct paging_mode *md, uint32_t pde, uint32_t pte,
+				unsigned access)
+{
+	uint32_t error = ~0u;
+	int says = walk_pte_not_present(&gm, md, 0x401000, access, &error);
+	struct walk w;
+	enum walk_result r = guest_walk(&gm, md, 0x401000, access, 1, &w);
+	int expected = r == WALK_FAULT && !(pte & P) && w.nupdated == 0 &&
+		       (pde & P) && !((pde & PS) && md->pse);
+	if (says != expected)
+		fail_msg("pde %08x pte %08x access %u pse %d: says %d, the walk %d "
+			 "(%u written)", pde, pte, access, md->pse, says, expected, w.nupdated);
+	if (says && error != w.error)
+		fail_msg("pde %08x pte %08x access %u: error %x, the walk's %x", pde, pte,
+			 access, error, w.error);
+	return says;
+}
+
+static void test_pte_not_present_agrees_with_the_walk(void **state)
+{
+	(void)state;
+	unsigned cases, said;
+	for_every_walk_case(pte_not_present_case, &cases, &said);
+	assert_true(cases > 0 && said > 0);
 	/* A page table outside guest RAM: the walk's WALK_BAD_TABLE. */
 	set_pde(0x400000, 0x7f000000 | P | W | U | A);
 	uint32_t error;
@@ -274,58 +292,37 @@ static void test_pte_not_present_agrees_with_the_walk(void **state)
 					      0x401000, 0, &error), 0);
 }
 
-/*
- * walk_mapped_without_fault against the walk itself, over every
- * combination of the flags that matter and each access and paging mode:
- * yes only where a walk that writes nothing succeeds with both accessed
- * flags already set (4 KiB, not global), with the walk's frame, and
- * writable exactly where the walk says writable and dirty.
- */
+/* walk_mapped_without_fault: yes only where a walk that writes nothing
+ * succeeds with both accessed flags already set (4 KiB, not global), with
+ * the walk's frame, and writable exactly where the walk says writable and
+ * dirty. */
+static int mapped_without_fault_case(const struct paging_mode *md, uint32_t pde,
+				     uint32_t pte, unsigned access)
+{
+	uint32_t frame = 0;
+	int writable = -1;
+	int says = walk_mapped_without_fault(md, pde, pte, access, &frame, &writable);
+	struct walk w;
+	enum walk_result r = guest_walk(&gm, md, 0x401000, access, 0, &w);
+	int expected = r == WALK_OK && w.accessed && w.page_size == 4096 && !w.global;
+	if (says != expected)
+		fail_msg("pde %08x pte %08x access %u pse %d wp %d pge %d: says %d, the "
+			 "walk %d", pde, pte, access, md->pse, md->wp, md->pge, says, expected);
+	if (says && (frame != w.gpa || writable != (w.writable && w.dirty)))
+		fail_msg("pde %08x pte %08x access %u wp %d: frame %08x writable %d, the "
+			 "walk %08x %d", pde, pte, access, md->wp, frame, writable, w.gpa,
+			 w.writable && w.dirty);
+	/* The walk wrote nothing. */
+	assert_int_equal(pte_of(0x401000), pte);
+	return says;
+}
+
 static void test_mapped_without_fault_agrees_with_the_walk(void **state)
 {
 	(void)state;
-	const uint32_t flags[] = { P, W, U, A, D, PS, 0x100 /* G */ };
-	unsigned checked = 0, mapped = 0;
-	for (unsigned m = 0; m < 8; m++) {
-		struct paging_mode md = { .cr3 = PD, .pse = m & 1, .wp = (m >> 1) & 1,
-					  .pge = (m >> 2) & 1 };
-		for (unsigned pdebits = 0; pdebits < 128; pdebits++) {
-			for (unsigned ptebits = 0; ptebits < 128; ptebits++) {
-				uint32_t pde = PT, pte = 0x300000;
-				for (unsigned f = 0; f < 7; f++) {
-					if (pdebits & (1u << f))
-						pde |= flags[f];
-					if (ptebits & (1u << f))
-						pte |= flags[f];
-				}
-				set_pde(0x400000, pde);
-				set_pte(0x401000, pte);
-				for (unsigned access = 0; access < 4; access++) {
-					uint32_t frame = 0;
-					int writable = -1;
-					int says = walk_mapped_without_fault(&md, pde, pte, access,
-									     &frame, &writable);
-					struct walk w;
-					enum walk_result r = guest_walk(&gm, &md, 0x401000, access, 0, &w);
-					int expected = r == WALK_OK && w.accessed && w.page_size == 4096 &&
-						       !w.global;
-					if (says != expected)
-						fail_msg("pde %08x pte %08x access %u mode %u: says %d, "
-							 "the walk %d", pde, pte, access, m, says, expected);
-					if (says && (frame != w.gpa ||
-						     writable != (w.writable && w.dirty)))
-						fail_msg("pde %08x pte %08x access %u mode %u: frame %08x "
-							 "writable %d, the walk %08x %d", pde, pte, access,
-							 m, frame, writable, w.gpa, w.writable && w.dirty);
-					/* The walk wrote nothing. */
-					assert_int_equal(pte_of(0x401000), pte);
-					checked++;
-					mapped += says;
-				}
-			}
-		}
-	}
-	assert_true(checked > 0 && mapped > 0);
+	unsigned cases, mapped;
+	for_every_walk_case(mapped_without_fault_case, &cases, &mapped);
+	assert_true(cases > 0 && mapped > 0);
 }
 
 int main(void)
