@@ -130,6 +130,28 @@ static int read_ring0_stack(struct vcpu *v, const struct event *ev,
 
 static int deliver_checked(struct vcpu *v, const struct event *ev, struct event *err);
 
+/* The frame a delivery pushes, lowest address first (the CPU pushes the
+ * highest first): the error code if any, EIP, CS, EFLAGS (with the virtual
+ * IF), and on a switch to an inner stack the old ESP and SS.  How many
+ * words. */
+static inline __attribute__((always_inline))
+unsigned handler_frame(const struct vcpu *v, const struct event *ev, int new_stack,
+		       uint32_t words[6])
+{
+	const struct trapframe *tf = v->regs;
+	unsigned n = 0;
+	if (ev->has_error)
+		words[n++] = ev->error;
+	words[n++] = tf->eip;
+	words[n++] = v->cs;
+	words[n++] = (tf->eflags & ~EFLAGS_IF) | (v->vif ? EFLAGS_IF : 0);
+	if (new_stack) {
+		words[n++] = tf->esp;
+		words[n++] = v->ss;
+	}
+	return n;
+}
+
 /* A delivery's last step, once every check has passed and the frame is
  * pushed: the handler's segments, registers, ring. */
 static void enter_handler(struct vcpu *v, const struct event *ev,
@@ -218,17 +240,8 @@ static int deliver_as_before(struct vcpu *v, const struct event *ev)
 	    gate[0] != last->gate[0] || gate[1] != last->gate[1] ||
 	    ops->read_live(0, v->tr_base + 4, stack0, 8) || (uint16_t)stack0[1] != last->ss0)
 		return -1;
-	/* The frame, lowest address first: error code, EIP, CS, EFLAGS,
-	 * ESP, SS. */
-	const struct trapframe *tf = v->regs;
-	uint32_t words[6], n = 0;
-	if (ev->has_error)
-		words[n++] = ev->error;
-	words[n++] = tf->eip;
-	words[n++] = v->cs;
-	words[n++] = (tf->eflags & ~EFLAGS_IF) | (v->vif ? EFLAGS_IF : 0);
-	words[n++] = tf->esp;
-	words[n++] = v->ss;
+	uint32_t words[6];
+	unsigned n = handler_frame(v, ev, 1, words);
 	uint32_t esp = stack0[0] - 4 * n;
 	if (ops->write_live(0, last->ss_base + esp, words, 4 * n))
 		return -1;
@@ -337,14 +350,10 @@ static int deliver_checked(struct vcpu *v, const struct event *ev, struct event 
 	uint16_t new_ss = v->ss;
 	uint32_t new_esp = tf->esp, new_ss_base = v->ss_base;
 	uint64_t new_ss_raw = 0;
-	uint32_t frame[7];
-	unsigned n = 0;
 	if (new_pl < v->vpl) {
 		if (read_ring0_stack(v, ev, &new_ss, &new_esp, &new_ss_raw, err))
 			return -1;
 		new_ss_base = segment_base(new_ss_raw);
-		frame[n++] = v->ss;
-		frame[n++] = tf->esp;
 	}
 	/* The handler's EIP must lie within its code segment, checked once
 	 * the stack is known and before anything is pushed: #GP(0), with EXT
@@ -354,18 +363,9 @@ static int deliver_checked(struct vcpu *v, const struct event *ev, struct event 
 		*err = fault(VEC_GP, selector_error(ev, 0));
 		return -1;
 	}
-	frame[n++] = (tf->eflags & ~EFLAGS_IF) | (v->vif ? EFLAGS_IF : 0);
-	frame[n++] = v->cs;
-	frame[n++] = tf->eip;
-	if (ev->has_error)
-		frame[n++] = ev->error;
-
-	/* Push: highest address first, as the CPU does. */
-	uint32_t bytes = 4 * n;
+	uint32_t words[6];
+	uint32_t bytes = 4 * handler_frame(v, ev, new_pl < v->vpl, words);
 	uint32_t top = new_esp - bytes;
-	uint32_t words[7];
-	for (unsigned i = 0; i < n; i++)
-		words[i] = frame[n - 1 - i];
 	if (vmem_write_sys(v, new_ss_base + top, words, bytes)) {
 		*err = emulate_memory_fault(v, fault(new_pl < v->vpl ? VEC_TS : VEC_SS, 0));
 		return -1;

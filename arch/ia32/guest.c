@@ -136,7 +136,6 @@ struct alias_memo {
 	unsigned next;		/* the slot to replace next */
 	uint64_t loaded;	/* what the GDT entry holds now (0: unknown) */
 	uint64_t loaded_raw;	/* ... made from this */
-	uint64_t also_raw;	/* another raw found to get it (0: none) */
 };
 
 /* Moves on whenever an alias entry is written: what arch_alias_loaded_for
@@ -173,7 +172,6 @@ static int set_alias(struct alias_memo *memo, unsigned gdt_index, uint64_t raw,
 		espfix_set_stack(alias);	/* a 16-bit stack: espfix.c */
 	memo->loaded = alias;
 	memo->loaded_raw = raw;
-	memo->also_raw = 0;
 	return 0;
 }
 
@@ -461,31 +459,13 @@ void arch_prepare_resume(struct vcpu *v)
 	resume_checked[view].generation = mirror_generation;
 }
 
-static int alias_found_loaded_for(struct alias_memo *memo, int code, uint64_t raw);
-static int alias_is_loaded_for(const struct alias_memo *memo, int code, uint64_t raw);
-
-/* Asked for the same two raws on every delivery from user mode (user and
- * kernel descriptors, one alias): the second is remembered, and the answer
- * for either is the few instructions here (inlined at link time). */
 int arch_alias_loaded_for(int code, uint64_t raw)
 {
-	struct alias_memo *memo = code ? &code_memo : &stack_memo;
-	if (memo->loaded != 0 && raw != 0 && (memo->loaded_raw == raw || memo->also_raw == raw))
-		return 1;
-	return alias_found_loaded_for(memo, code, raw);
-}
-
-static __attribute__((noinline))
-int alias_found_loaded_for(struct alias_memo *memo, int code, uint64_t raw)
-{
-	if (memo->loaded == 0 || !alias_is_loaded_for(memo, code, raw))
+	const struct alias_memo *memo = code ? &code_memo : &stack_memo;
+	if (memo->loaded == 0)
 		return 0;
-	memo->also_raw = raw;
-	return 1;
-}
-
-static int alias_is_loaded_for(const struct alias_memo *memo, int code, uint64_t raw)
-{
+	if (memo->loaded_raw == raw)
+		return 1;
 	/* sysenter and sysexit load the flat ones: their aliases, once. */
 	static uint64_t flat_code, flat_stack;
 	if (raw == (code ? FLAT_CODE_DPL0 : FLAT_DATA_DPL0)) {
