@@ -864,9 +864,7 @@ static void test_user_page_fault_names_the_page_to_map_ahead(void **state)
 
 /* ---- deliveries from user mode as the last one (core/deliver.c) ---- */
 
-/* A user-mode vCPU with its registers at a fault, and the kernel's shadow
- * mapping the IDT, the TSS and the kernel stack's page (as after the first
- * such delivery: the short way reads and writes through it). */
+/* A user-mode vCPU with its registers at a fault. */
 static void user_at_a_fault(void)
 {
 	fake_vcpu.vpl = VPL_USER;
@@ -879,6 +877,8 @@ static void user_at_a_fault(void)
 	fake_regs.eflags = 0x246;
 }
 
+/* The kernel's shadow mapping the IDT, the TSS and the kernel stack's page
+ * (as after a first delivery: the short way reads and writes through it). */
 static void kernel_shadow_maps_delivery(void)
 {
 	struct shadow *s = &fake_vcpu.shadow;
